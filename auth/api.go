@@ -1,0 +1,58 @@
+package auth
+
+// This file fixes the public API of the account database that the front
+// ends, the queue and cmd/postel are written against. Keep these signatures
+// stable; add methods freely.
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Sentinel errors, wrapped with %w; callers use errors.Is.
+var (
+	ErrExists         = errors.New("auth: already exists")
+	ErrNotFound       = errors.New("auth: not found")
+	ErrNotLocal       = errors.New("auth: domain is not local")   // Resolve: relay attempt
+	ErrNoSuchUser     = errors.New("auth: no such local address") // Resolve: 550 5.1.1
+	ErrBadCredentials = errors.New("auth: invalid credentials")
+	ErrThrottled      = errors.New("auth: too many failed logins") // refuse for a while
+	ErrInvalid        = errors.New("auth: invalid argument")       // bad address, empty password, ...
+	ErrDomainInUse    = errors.New("auth: domain still has users or aliases")
+)
+
+// Options configures a DB.
+type Options struct {
+	Path   string       // bbolt file, e.g. data_dir/accounts.db
+	Logger *slog.Logger // nil = slog.Default()
+	// Throttle tunes failed-login throttling; zero values take defaults.
+	Throttle ThrottleOptions
+	// Now is the clock (tests); nil = time.Now.
+	Now func() time.Time
+}
+
+// ThrottleOptions tunes failed-login throttling, applied per remote IP and
+// per account: after Free failures each further failure waits
+// BaseDelay*2^(n-Free) (capped at MaxDelay); after Lockout failures within
+// Window every attempt is refused with ErrThrottled until Window passes.
+type ThrottleOptions struct {
+	Free      int
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	Lockout   int
+	Window    time.Duration
+}
+
+// User is one account.
+type User struct {
+	Address string // canonical lower-case address; also the storage account name
+	Quota   int64  // bytes, 0 = unlimited
+	Created time.Time
+}
+
+// Alias maps one address (or "@domain" catch-all) to local users.
+type Alias struct {
+	Address string
+	Targets []string
+}
