@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"postel/auth"
+	"postel/config"
+	"postel/internal/admin"
+	"postel/internal/control"
+)
+
+// loadConfig reads --config, or returns the development default.
+func loadConfig(o *cmdOpts) (config.Config, bool, error) {
+	if o.config == "" {
+		return config.Dev("data"), true, nil
+	}
+	c, err := config.Load(o.config)
+	return c, false, err
+}
+
+func runConfigCheck(o *cmdOpts, _ []string) error {
+	if o.config == "" {
+		return errors.New("config check needs --config FILE")
+	}
+	if _, err := config.Load(o.config); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "%s: ok\n", o.config)
+	return nil
+}
+
+// runAdmin sends an admin command to the running server through the
+// control socket, or carries it out on the databases directly when no
+// server runs (bbolt lets only one process open them).
+func runAdmin(o *cmdOpts, cmd string, args []string) error {
+	cfg, _, err := loadConfig(o)
+	if err != nil {
+		return err
+	}
+	req := control.Request{Cmd: cmd, Args: args, All: o.all}
+	if o.passwordStdin {
+		pw, err := readPassword(o.stdin)
+		if err != nil {
+			return err
+		}
+		req.Password = pw
+	}
+	if cmd == "queue.retry" && o.all == (len(args) == 1) {
+		return errors.New("queue retry takes an ID or --all")
+	}
+	ctx := context.Background()
+	p := pathsFor(cfg)
+	out, err := control.Call(ctx, p.socket, req)
+	if errors.Is(err, control.ErrNoServer) {
+		out, err = runAdminDirect(ctx, cfg, req)
+	}
+	fmt.Fprint(o.stdout, out)
+	return err
+}
+
+func runAdminDirect(ctx context.Context, cfg config.Config, req control.Request) (string, error) {
+	p := pathsFor(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", err
+	}
+	db, err := auth.Open(auth.Options{Path: p.accounts, Logger: discardLogger()})
+	if err != nil {
+		return "", fmt.Errorf("opening account database: %w", err)
+	}
+	defer db.Close()
+	svc := &admin.Service{Accounts: db}
+	if strings.HasPrefix(req.Cmd, "queue.") || strings.HasPrefix(req.Cmd, "dkim.") {
+		closeExtras, err := attachOutbound(ctx, cfg, svc, discardLogger())
+		if err != nil {
+			return "", err
+		}
+		defer closeExtras()
+	}
+	return svc.Handle(ctx, req)
+}
+
+// readPassword takes the first line of r, without its line end.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", errors.New("--password-stdin: no password on standard input")
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("--password-stdin: empty password")
+	}
+	return pw, nil
+}
