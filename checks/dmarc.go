@@ -1,0 +1,175 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+
+	"blitiri.com.ar/go/spf"
+	"github.com/emersion/go-msgauth/dmarc"
+	"golang.org/x/net/publicsuffix"
+)
+
+// dmarcOutcome is the DMARC evaluation of one message (RFC 7489 6.6).
+type dmarcOutcome struct {
+	Result string // pass, fail, none, temperror, permerror
+	Domain string // the From: domain evaluated
+	// Published is the policy that applies to Domain as published (p=, or
+	// sp= when the record came from the organizational domain); "" when
+	// no valid record was found.
+	Published dmarc.Policy
+	// Applied is the policy to enforce after pct= sampling (RFC 7489
+	// 6.6.4); "" unless Result is "fail".
+	Applied dmarc.Policy
+	Reason  string
+	Err     error
+}
+
+// orgDomain returns the organizational domain of d (RFC 7489 3.2): the
+// public suffix plus one label, from the Public Suffix List compiled into
+// golang.org/x/net/publicsuffix. A name that is itself a public suffix (or
+// unparsable) is its own organizational domain. The list is only as recent
+// as the x/net version in go.mod; a suffix added since then is treated by
+// the list's default rule (the last label is the suffix).
+func orgDomain(d string) string {
+	org, err := publicsuffix.EffectiveTLDPlusOne(d)
+	if err != nil {
+		return d
+	}
+	return org
+}
+
+// aligned reports whether an authenticated domain is aligned with the
+// From: domain (RFC 7489 3.1): strict mode wants the same name, relaxed
+// mode the same organizational domain.
+func aligned(authDomain, fromDomain string, mode dmarc.AlignmentMode) bool {
+	if authDomain == "" || fromDomain == "" {
+		return false
+	}
+	if authDomain == fromDomain {
+		return true
+	}
+	if mode == dmarc.AlignmentStrict {
+		return false
+	}
+	return orgDomain(authDomain) == orgDomain(fromDomain)
+}
+
+// lookupPolicy finds the DMARC record for fromDomain (RFC 7489 6.6.3): at
+// _dmarc.<From domain>, then at _dmarc.<organizational domain>. It returns
+// the record, whether it came from the organizational domain (so sp=
+// applies), and an error that is a temporary failure, a permanent one (no
+// usable record but an invalid one was seen), or dmarc.ErrNoPolicy.
+func (c *Checker) lookupPolicy(ctx context.Context, fromDomain string) (*dmarc.Record, bool, error) {
+	opts := &dmarc.LookupOptions{
+		LookupTXT: func(name string) ([]string, error) { return c.res.LookupTXT(ctx, name) },
+	}
+	var invalid error
+	names := []string{fromDomain}
+	if org := orgDomain(fromDomain); org != fromDomain {
+		names = append(names, org)
+	}
+	for i, name := range names {
+		rec, err := dmarc.LookupWithOptions(name, opts)
+		switch {
+		case err == nil:
+			return rec, i > 0, nil
+		case dmarc.IsTempFail(err):
+			return nil, false, err
+		case errors.Is(err, dmarc.ErrNoPolicy):
+		default:
+			// An invalid record counts as no record (RFC 7489 6.6.3);
+			// remember it in case nothing better turns up.
+			invalid = err
+		}
+	}
+	if invalid != nil {
+		return nil, false, invalid
+	}
+	return nil, false, dmarc.ErrNoPolicy
+}
+
+// evalDMARC applies DMARC to the message: policy discovery, then
+// identifier alignment of the SPF and DKIM results with the From: domain.
+func (c *Checker) evalDMARC(ctx context.Context, from fromHeader, spfRes spfOutcome, sigs []dkimOutcome) dmarcOutcome {
+	out := dmarcOutcome{Domain: from.Domain}
+	if from.Domain == "" {
+		// Nothing to align with. RFC 7489 6.6.1 lets receivers reject;
+		// decide() files it as Junk.
+		out.Result, out.Reason = "permerror", "From: "+from.Problem
+		if from.Problem == "missing" {
+			out.Result = "none"
+		}
+		return out
+	}
+	rec, fromOrg, err := c.lookupPolicy(ctx, from.Domain)
+	switch {
+	case dmarc.IsTempFail(err):
+		out.Result, out.Err, out.Reason = "temperror", err, "policy lookup failed"
+		return out
+	case errors.Is(err, dmarc.ErrNoPolicy):
+		out.Result = "none"
+	case err != nil:
+		out.Result, out.Err, out.Reason = "permerror", err, "invalid policy record"
+	default:
+		out.Published = rec.Policy
+		if fromOrg && rec.SubdomainPolicy != "" {
+			out.Published = rec.SubdomainPolicy
+		}
+	}
+
+	dkimMode, spfMode := dmarc.AlignmentMode(dmarc.AlignmentRelaxed), dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
+	if rec != nil {
+		if rec.DKIMAlignment != "" {
+			dkimMode = rec.DKIMAlignment
+		}
+		if rec.SPFAlignment != "" {
+			spfMode = rec.SPFAlignment
+		}
+	}
+	pass := false
+	for _, s := range sigs {
+		if s.Result == "pass" && aligned(s.Domain, from.Domain, dkimMode) {
+			pass, out.Reason = true, "aligned DKIM d="+s.Domain
+			break
+		}
+	}
+	if !pass && spfRes.Result == spf.Pass && aligned(spfRes.Domain, from.Domain, spfMode) {
+		pass, out.Reason = true, "aligned SPF "+spfRes.Domain
+	}
+
+	switch {
+	case from.Problem != "":
+		// Several From: fields or domains: whatever aligned, the reader
+		// may see another author (RFC 7489 6.6.1). Always a fail.
+		out.Result, out.Reason = "fail", "From: "+from.Problem
+		out.Applied = dmarc.PolicyReject
+	case rec == nil:
+		// No policy: DMARC does not apply; keep "none"/"permerror".
+	case pass:
+		out.Result = "pass"
+	default:
+		out.Result = "fail"
+		if out.Reason == "" {
+			out.Reason = "no aligned SPF or DKIM pass"
+		}
+		out.Applied = sample(out.Published, rec.Percent)
+	}
+	return out
+}
+
+// sample applies pct= (RFC 7489 6.6.4): a failing message outside the
+// sampled percentage gets the next less strict policy (reject becomes
+// quarantine, quarantine becomes none).
+func sample(p dmarc.Policy, pct *int) dmarc.Policy {
+	if pct == nil || *pct >= 100 || rand.IntN(100) < *pct {
+		return p
+	}
+	switch p {
+	case dmarc.PolicyReject:
+		return dmarc.PolicyQuarantine
+	case dmarc.PolicyQuarantine:
+		return dmarc.PolicyNone
+	}
+	return p
+}

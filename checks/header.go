@@ -1,0 +1,160 @@
+package checks
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// headerField is one field of a message header as received: Name is the
+// text before the first colon with surrounding white space removed, Value
+// the rest, continuation lines included, line ends removed.
+type headerField struct {
+	Name  string
+	Value string
+}
+
+// readHeader reads the header section from r up to and including the empty
+// line that ends it (RFC 5322 2.1), accepting CRLF or bare LF line ends. It
+// returns the fields and the raw bytes read, so that the caller can replay
+// them in front of the body. A header that ends at EOF without an empty
+// line is returned whole with a nil error. Fields are split the way
+// go-msgauth's DKIM verifier splits them (a line starting with SP or HTAB
+// continues the previous field), so that the i-th DKIM-Signature here is
+// the i-th one it verifies.
+func readHeader(r *bufio.Reader) (fields []headerField, raw []byte, err error) {
+	var line []byte
+	for {
+		line = line[:0]
+		var chunk []byte
+		for {
+			chunk, err = r.ReadSlice('\n')
+			line = append(line, chunk...)
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fields, raw, err
+		}
+		raw = append(raw, line...)
+		text := strings.TrimRight(string(line), "\r\n")
+		switch {
+		case text == "":
+			return fields, raw, nil // the empty line ending the header, or EOF
+		case (text[0] == ' ' || text[0] == '\t') && len(fields) > 0:
+			fields[len(fields)-1].Value += "\r\n" + text
+		default:
+			name, value, _ := strings.Cut(text, ":")
+			fields = append(fields, headerField{Name: strings.TrimSpace(name), Value: value})
+		}
+		if err != nil {
+			return fields, raw, nil // EOF without an empty line
+		}
+	}
+}
+
+// fromHeader is what DMARC needs from the RFC5322.From field.
+type fromHeader struct {
+	Domain  string // normalised (lower-case A-label) domain, "" when unusable
+	Address string // the first address, for logs and header.from
+	// Problem says why Domain is unusable or suspect: "" (fine), "missing",
+	// "multiple" (several From: fields), "several domains" (one field
+	// naming mailboxes in different domains), "unparsable".
+	Problem string
+}
+
+// parseFrom extracts the author domain (RFC 7489 3.1.1, 6.6.1).
+func parseFrom(fields []headerField) fromHeader {
+	var values []string
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, "From") {
+			values = append(values, f.Value)
+		}
+	}
+	switch len(values) {
+	case 0:
+		return fromHeader{Problem: "missing"}
+	case 1:
+	default:
+		// RFC 5322 3.6: exactly one From: field. Still report a domain so
+		// the header and the log say who was claimed.
+		fh := parseFromValue(values[0])
+		fh.Problem = "multiple"
+		return fh
+	}
+	return parseFromValue(values[0])
+}
+
+func parseFromValue(v string) fromHeader {
+	v = unfold(v)
+	list, err := mail.ParseAddressList(v)
+	if err != nil || len(list) == 0 {
+		return fromHeader{Problem: "unparsable", Address: sanitize(strings.TrimSpace(v), 200)}
+	}
+	fh := fromHeader{Address: list[0].Address}
+	for i, a := range list {
+		at := strings.LastIndexByte(a.Address, '@')
+		if at < 0 {
+			return fromHeader{Problem: "unparsable", Address: fh.Address}
+		}
+		d := normalizeDomain(a.Address[at+1:])
+		if d == "" {
+			return fromHeader{Problem: "unparsable", Address: fh.Address}
+		}
+		if i == 0 {
+			fh.Domain = d
+		} else if d != fh.Domain {
+			fh.Problem = "several domains"
+		}
+	}
+	return fh
+}
+
+// unfold removes the CRLFs of folded header lines (RFC 5322 2.2.3).
+func unfold(v string) string {
+	return strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v)
+}
+
+// normalizeDomain lower-cases d, drops a trailing dot and converts a
+// U-label domain to its A-label form, so that names compare equal and can
+// be queried in DNS. It returns "" for something that is not a domain.
+func normalizeDomain(d string) string {
+	d = strings.TrimSuffix(strings.TrimSpace(d), ".")
+	if d == "" || strings.HasPrefix(d, "[") {
+		return "" // empty or an address literal
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			a, err := idna.Lookup.ToASCII(d)
+			if err != nil {
+				return ""
+			}
+			d = a
+			break
+		}
+	}
+	d = strings.ToLower(d)
+	if strings.ContainsAny(d, " \t\r\n@;()<>\"\\,") {
+		return ""
+	}
+	return d
+}
+
+// sanitize makes s safe to put in a log or a header: control characters
+// become '?', and it is cut to at most max bytes.
+func sanitize(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
