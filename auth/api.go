@@ -30,6 +30,10 @@ type Options struct {
 	Throttle ThrottleOptions
 	// Now is the clock (tests); nil = time.Now.
 	Now func() time.Time
+	// Hash sets the argon2id cost for new password hashes; zero fields take
+	// the defaults (OWASP: 19 MiB, 2 passes, 1 thread). Lower it only in
+	// tests: existing hashes are always verified with their own parameters.
+	Hash HashParams
 }
 
 // ThrottleOptions tunes failed-login throttling, applied per remote IP and
