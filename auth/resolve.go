@@ -26,8 +26,9 @@ const postmaster = "postmaster"
 //     explicit alias is better but must not be mandatory;
 //  6. otherwise ErrNoSuchUser.
 //
-// The bare "postmaster" (RFC 5321 4.5.1, RCPT TO:<Postmaster>) resolves as
-// postmaster@ the first local domain, in sorted order, that resolves it.
+// The bare "postmaster" (RFC 5321 4.5.1, RCPT TO:<Postmaster>) resolves to
+// the first explicit postmaster user or alias of the local domains in
+// sorted order, else as postmaster@ the first domain that resolves it.
 // ErrNotLocal when the domain is not ours; ErrInvalid when the address has
 // no domain or the domain is malformed. It reads only memory.
 func (db *DB) Resolve(ctx context.Context, address string) ([]string, error) {
@@ -120,6 +121,13 @@ func (st *state) resolveBarePostmaster() ([]string, error) {
 		domains = append(domains, d)
 	}
 	slices.Sort(domains)
+	// An explicit postmaster user or alias in any domain beats the
+	// catch-all and oldest-user fallbacks of an earlier-sorting domain.
+	for _, d := range domains {
+		if r := st.lookup(postmaster + "@" + d); r != nil {
+			return r, nil
+		}
+	}
 	for _, d := range domains {
 		if r := st.resolve(postmaster, d); r != nil {
 			return r, nil
