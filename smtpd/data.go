@@ -1,0 +1,169 @@
+package smtpd
+
+import (
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"postel/checks"
+	"postel/storage"
+)
+
+// Data implements smtp.Session. The message is read completely (and
+// spooled) before anything is decided, so that the checks and the header
+// rules see the whole message; then it is delivered and the reply says
+// whether every copy is durable.
+func (s *session) Data(r io.Reader) (err error) {
+	defer s.recoverPanic(&err)
+	defer s.conn.endTx()
+	start := s.srv.opts.Now()
+	sp := newSpool(s.srv.opts.SpoolDir, memSpoolLimit)
+	defer sp.Close()
+	var lines lineEndChecker
+	dr := &deadlineReader{r: r, c: s.c, d: s.srv.opts.ReadTimeout}
+	if err := copyData(sp, &lines, dr); err != nil {
+		return s.fail(err)
+	}
+	if lines.Bad() {
+		s.logger.Info("message refused", "reason", "bare CR or LF", "from", sanitizeLog(s.from))
+		return s.fail(errBareLine)
+	}
+	id := s.conn.id + "." + itoa(int(s.conn.msgs.Add(1)))
+	var res result
+	if s.srv.opts.Mode == Submission {
+		res, err = s.submit(sp, id, start)
+	} else {
+		res, err = s.receive(sp, id, start)
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	s.logger.Info("message accepted", "id", id, "from", sanitizeLog(s.from),
+		"rcpts", len(s.rcpts), "local", len(s.local), "remote", len(s.remote),
+		"size", sp.Size(), "mailbox", res.mailbox, "queue_id", res.queueID,
+		"ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+type result struct {
+	mailbox string // inbound: INBOX or Junk
+	queueID string // submission: the queue's id for remote recipients
+}
+
+// receive runs the inbound checks and delivers to the local recipients.
+func (s *session) receive(sp *spool, id string, now time.Time) (result, error) {
+	mailbox := "INBOX"
+	var authResults string
+	body := sp.Reader()
+	if chk := s.srv.opts.Checker; chk != nil {
+		env := checks.Envelope{
+			RemoteIP: s.conn.ip,
+			Helo:     s.c.Hostname(),
+			MailFrom: s.from,
+			Rcpts:    s.rcpts,
+			TLS:      s.tls != nil,
+		}
+		v := chk.CheckMessage(s.conn.ctx, env, sp.Reader())
+		switch v.Action {
+		case checks.Reject:
+			s.logger.Info("message refused", "id", id, "reason", "checks", "from", sanitizeLog(s.from))
+			return result{}, rejection(v.Reject, errContentCheck)
+		case checks.Junk:
+			mailbox = "Junk"
+		}
+		authResults = v.Header
+		// A header claiming our authserv-id can only be forged.
+		body = checks.StripAuthResults(sp.Reader(), s.srv.opts.Hostname)
+	}
+	prefix := s.received(id, now) + authResults
+	targets := make([]storage.Target, len(s.local))
+	for i, acct := range s.local {
+		targets[i] = storage.Target{Account: acct, Mailbox: mailbox}
+	}
+	msg := io.MultiReader(strings.NewReader(prefix), body)
+	if err := s.srv.opts.Delivery.Deliver(s.conn.ctx, s.from, targets, msg); err != nil {
+		return result{}, err
+	}
+	return result{mailbox: mailbox}, nil
+}
+
+// copyData reads the message into the spool while watching line ends.
+func copyData(sp *spool, lines *lineEndChecker, r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			lines.Write(buf[:n])
+			if _, werr := sp.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// deadlineReader extends the read deadline while a message arrives:
+// go-smtp sets it once per command, which would bound the whole DATA
+// phase; RFC 5321 4.5.3.2 times out each block instead.
+type deadlineReader struct {
+	r    io.Reader
+	c    *smtp.Conn
+	d    time.Duration
+	last time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(d.last) > time.Second {
+		d.c.Conn().SetReadDeadline(now.Add(d.d))
+		d.last = now
+	}
+	return d.r.Read(p)
+}
+
+// lineEndChecker notices any CR not followed by LF and any LF not
+// preceded by CR (RFC 5321 2.3.8: only CRLF ends a line in SMTP).
+type lineEndChecker struct {
+	prevCR bool
+	bad    bool
+}
+
+func (l *lineEndChecker) Write(p []byte) {
+	if l.bad {
+		return
+	}
+	for _, b := range p {
+		switch {
+		case l.prevCR && b != '\n':
+			l.bad = true
+			return
+		case b == '\n' && !l.prevCR:
+			l.bad = true
+			return
+		}
+		l.prevCR = b == '\r'
+	}
+}
+
+// Bad reports whether a bare CR or LF was seen (a trailing CR counts).
+func (l *lineEndChecker) Bad() bool { return l.bad || l.prevCR }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
