@@ -67,12 +67,17 @@ func (db *DB) SASLServer(ctx context.Context, mech string, remote netip.Addr, su
 // ErrInvalid so front ends can tell a garbled exchange from a wrong
 // password with errors.Is.
 type saslServer struct {
-	inner   sasl.Server
-	authRan bool // the credential check ran: its error is already typed
+	inner    sasl.Server
+	authRan  bool // the credential check ran: its error is already typed
+	finished bool // the exchange ended; any further response is invalid
 }
 
 func (s *saslServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	if s.finished {
+		return nil, true, fmt.Errorf("%w: %w", ErrInvalid, sasl.ErrUnexpectedClientResponse)
+	}
 	challenge, done, err = s.inner.Next(response)
+	s.finished = done || err != nil
 	if err != nil && !s.authRan {
 		err = fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
