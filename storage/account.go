@@ -1,0 +1,201 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// indexFile is the account's bbolt index inside its directory.
+const indexFile = "postel-index.db"
+
+// defaultMailboxes are created with every account (RFC 6154 special use).
+var defaultMailboxes = []struct{ name, special string }{
+	{Inbox, ""},
+	{"Drafts", SpecialDrafts},
+	{"Sent", SpecialSent},
+	{"Trash", SpecialTrash},
+	{"Junk", SpecialJunk},
+	{"Archive", SpecialArchive},
+}
+
+// Account is the one shared object per user.
+type Account struct {
+	store  *Store
+	name   string
+	dir    string
+	db     *bbolt.DB
+	commit *committer
+	noSync bool
+
+	// ns is the namespace lock: message operations that touch files hold
+	// it shared; creating, deleting and renaming mailboxes hold it
+	// exclusively so directories do not move under a file operation.
+	// It is never held during network I/O.
+	ns sync.RWMutex
+
+	subsMu sync.Mutex
+	subs   map[*Subscription]struct{}
+
+	pop3Mu   sync.Mutex
+	pop3Held bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (s *Store) openAccount(name string) (*Account, error) {
+	dir, err := s.accountDir(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := makeMaildir(dir); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	db, err := bbolt.Open(filepath.Join(dir, indexFile), 0o600, &bbolt.Options{
+		Timeout: 5 * time.Second, // another process holds the index
+		NoSync:  s.opts.NoSync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: open index of %s: %w", name, err)
+	}
+	a := &Account{store: s, name: name, dir: dir, db: db, noSync: s.opts.NoSync,
+		subs: make(map[*Subscription]struct{})}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		if err := initIndex(tx); err != nil {
+			return err
+		}
+		if tx.Bucket(bktNames).Get([]byte(Inbox)) != nil {
+			return nil
+		}
+		for _, d := range defaultMailboxes {
+			if tx.Bucket(bktNames).Get([]byte(d.name)) != nil {
+				continue
+			}
+			if _, err := createMbox(tx, d.name, d.special); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bktSubs).Put([]byte(d.name), present); err != nil {
+				return err
+			}
+			if err := makeMaildir(a.mboxDir(d.name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("storage: init index of %s: %w", name, err)
+	}
+	if err := a.recover(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("storage: recover %s: %w", name, err)
+	}
+	a.commit = newCommitter(db, s.opts.NoSync, a.publish)
+	return a, nil
+}
+
+// close finishes queued commits, ends subscriptions and closes the index.
+func (a *Account) close() error {
+	a.closeOnce.Do(func() {
+		a.commit.close()
+		a.closeSubs()
+		a.ns.Lock()
+		a.closeErr = a.db.Close()
+		a.ns.Unlock()
+	})
+	return a.closeErr
+}
+
+// Name is the canonical account name.
+func (a *Account) Name() string { return a.name }
+
+// mboxDir is the Maildir of a canonical mailbox name.
+func (a *Account) mboxDir(name string) string {
+	return filepath.Join(a.dir, encodeMailbox(name))
+}
+
+// view runs a read transaction, mapping a closed index to ErrClosed.
+func (a *Account) view(fn func(tx *bbolt.Tx) error) error {
+	err := a.db.View(fn)
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// Usage returns the bytes used by all the account's messages.
+func (a *Account) Usage(ctx context.Context) (int64, error) {
+	var n int64
+	err := a.view(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = usage(tx)
+		return err
+	})
+	return n, err
+}
+
+// usage sums the mailbox sizes inside a transaction.
+func usage(tx *bbolt.Tx) (int64, error) {
+	var n int64
+	c := tx.Bucket(bktNames).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		m, err := loadMbox(tx, string(k))
+		if err != nil {
+			return 0, err
+		}
+		n += m.info.Size
+	}
+	return n, nil
+}
+
+// checkQuota fails with ErrOverQuota when adding n bytes would pass the
+// account's quota.
+func (a *Account) checkQuota(tx *bbolt.Tx, n int64) error {
+	q := a.store.quota(a.name)
+	if q <= 0 {
+		return nil
+	}
+	used, err := usage(tx)
+	if err != nil {
+		return err
+	}
+	if used+n > q {
+		return fmt.Errorf("%w: %s uses %d of %d bytes", ErrOverQuota, a.name, used, q)
+	}
+	return nil
+}
+
+// LockPOP3 takes the account's POP3 maildrop lock (RFC 1939 8: one
+// session at a time); ErrInUse if held. unlock is safe to call twice.
+func (a *Account) LockPOP3() (unlock func(), err error) {
+	a.pop3Mu.Lock()
+	defer a.pop3Mu.Unlock()
+	if a.pop3Held {
+		return nil, ErrInUse
+	}
+	a.pop3Held = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.pop3Mu.Lock()
+			a.pop3Held = false
+			a.pop3Mu.Unlock()
+		})
+	}, nil
+}
+
+// removeFile unlinks a committed-away file, ignoring a missing one.
+func removeFile(path string) error {
+	err := os.Remove(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

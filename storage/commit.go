@@ -1,0 +1,206 @@
+package storage
+
+import (
+	"context"
+	"sync"
+
+	"go.etcd.io/bbolt"
+)
+
+// txFunc runs inside a write transaction. It must have no effect outside
+// the transaction (results go to variables it assigns afresh on every
+// call): the committer may run it again in a new transaction when another
+// function of the same batch failed. A non-nil error rolls back only this
+// function's work. The returned changes are published after the commit.
+type txFunc func(tx *bbolt.Tx) ([]Change, error)
+
+type commitReq struct {
+	fn   txFunc
+	dirs []string // fsynced before the index commit
+	err  error
+	done chan struct{}
+}
+
+// committer is an account's group commit: one goroutine takes every
+// request queued while the previous commit ran and commits them in one
+// bbolt transaction (one pair of fsyncs), after fsyncing the directories
+// their files were linked into. Changes are published in commit order
+// before the callers are released.
+type committer struct {
+	db      *bbolt.DB
+	noSync  bool
+	publish func([]Change)
+
+	mu     sync.Mutex
+	queue  []*commitReq
+	closed bool
+	// goneDone holds gone/ keys whose files are unlinked; the next
+	// transaction deletes them.
+	goneDone []string
+	wake     chan struct{}
+	stopped  chan struct{}
+}
+
+func newCommitter(db *bbolt.DB, noSync bool, publish func([]Change)) *committer {
+	c := &committer{db: db, noSync: noSync, publish: publish,
+		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// do queues fn and waits until it is committed (or failed). Once queued
+// the request is not withdrawn when ctx ends: a caller that gets nil knows
+// the change is durable, and one that gets an error knows it is not.
+func (c *committer) do(ctx context.Context, dirs []string, fn txFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &commitReq{fn: fn, dirs: dirs, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.queue = append(c.queue, r)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	<-r.done
+	return r.err
+}
+
+// unlinked records gone/ keys whose files no longer exist.
+func (c *committer) unlinked(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.goneDone = append(c.goneDone, keys...)
+	c.mu.Unlock()
+}
+
+// close stops accepting requests, finishes the queued ones and waits.
+func (c *committer) close() {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if !already {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	<-c.stopped
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	for range c.wake {
+		for {
+			c.mu.Lock()
+			batch := c.queue
+			c.queue = nil
+			gone := c.goneDone
+			c.goneDone = nil
+			closed := c.closed
+			c.mu.Unlock()
+			if len(batch) == 0 {
+				if len(gone) > 0 {
+					c.commit(nil, gone)
+				}
+				if closed {
+					return
+				}
+				break
+			}
+			c.commit(batch, gone)
+		}
+	}
+}
+
+func (c *committer) commit(batch []*commitReq, gone []string) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	if !c.noSync {
+		seen := make(map[string]bool)
+		for _, r := range batch {
+			for _, d := range r.dirs {
+				if seen[d] {
+					continue
+				}
+				seen[d] = true
+				if err := syncDir(d); err != nil {
+					r.err = err
+				}
+			}
+		}
+	}
+	live := make([]*commitReq, 0, len(batch))
+	for _, r := range batch {
+		if r.err == nil {
+			live = append(live, r)
+		}
+	}
+	for {
+		changes, failed, err := c.try(live, gone)
+		if err != nil {
+			for _, r := range live {
+				r.err = err
+			}
+			return
+		}
+		if failed == nil {
+			for _, ch := range changes {
+				if len(ch) > 0 {
+					c.publish(ch)
+				}
+			}
+			return
+		}
+		// One function failed: it keeps its error, the others run again
+		// without it in a fresh transaction.
+		rest := live[:0:0]
+		for _, r := range live {
+			if r != failed {
+				rest = append(rest, r)
+			}
+		}
+		live = rest
+	}
+}
+
+// try runs the functions in one transaction. failed is the first function
+// that returned an error (then nothing was committed).
+func (c *committer) try(live []*commitReq, gone []string) (changes [][]Change, failed *commitReq, err error) {
+	tx, err := c.db.Begin(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	gb := tx.Bucket(bktGone)
+	for _, k := range gone {
+		if err := gb.Delete([]byte(k)); err != nil {
+			_ = tx.Rollback()
+			return nil, nil, err
+		}
+	}
+	changes = make([][]Change, len(live))
+	for i, r := range live {
+		ch, err := r.fn(tx)
+		if err != nil {
+			_ = tx.Rollback()
+			r.err = err
+			return nil, r, nil
+		}
+		changes[i] = ch
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, err
+	}
+	return changes, nil, nil
+}

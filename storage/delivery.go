@@ -1,0 +1,285 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// Delivery is one message being delivered to one or more local mailboxes.
+// The body is written once to the store's .tmp directory; Commit hard
+// links it into every target Maildir. A Delivery is used by one goroutine.
+type Delivery struct {
+	s    *Store
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	size int64
+	err  error
+	done bool
+}
+
+// BeginDelivery starts a two-phase delivery: write the body, then Commit
+// to a set of targets or Abort. Nothing is visible before Commit returns.
+func (s *Store) BeginDelivery(ctx context.Context) (*Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	path := filepath.Join(s.tmp, s.names.next())
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: begin delivery: %w", err)
+	}
+	return &Delivery{s: s, path: path, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// Write appends body bytes (CRLF line ends expected). The bytes are stored
+// exactly as given.
+func (d *Delivery) Write(p []byte) (int, error) {
+	if d.done {
+		return 0, errors.New("storage: delivery finished")
+	}
+	if d.err != nil {
+		return 0, d.err
+	}
+	n, err := d.w.Write(p)
+	d.size += int64(n)
+	if err != nil {
+		d.err = fmt.Errorf("storage: write body: %w", err)
+	}
+	return n, d.err
+}
+
+// Commit makes the message durable in every target (file fsynced, index
+// committed, shared group commit) and publishes the changes. The error is
+// non-nil only when nothing could be attempted; per-target failures are in
+// the results. Each target is all or nothing.
+func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time) ([]TargetResult, error) {
+	if d.done {
+		return nil, errors.New("storage: delivery finished")
+	}
+	defer d.Abort()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	if date.IsZero() {
+		date = time.Now()
+	}
+	body, err := os.ReadFile(d.path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: read body: %w", err)
+	}
+	cache := encodeCache(body)
+	body = nil
+
+	results := make([]TargetResult, len(targets))
+	byAcct := make(map[string][]int)
+	var order []string
+	for i, t := range targets {
+		results[i].Target = t
+		name, err := canonicalAccount(t.Account)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		if byAcct[name] == nil {
+			order = append(order, name)
+		}
+		byAcct[name] = append(byAcct[name], i)
+	}
+	var wg sync.WaitGroup
+	for _, name := range order {
+		idx := byAcct[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := d.s.Account(ctx, name)
+			if err != nil {
+				for _, i := range idx {
+					results[i].Err = err
+				}
+				return
+			}
+			boxes := make([]string, len(idx))
+			for j, i := range idx {
+				boxes[j] = targets[i].Mailbox
+			}
+			res := a.deliver(ctx, d.path, d.size, cache, date, flagSet{}, boxes)
+			for j, i := range idx {
+				results[i].UID, results[i].Err = res[j].uid, res[j].err
+			}
+		}()
+	}
+	wg.Wait()
+	return results, nil
+}
+
+// finish flushes and fsyncs the body file.
+func (d *Delivery) finish() error {
+	if err := d.w.Flush(); err != nil {
+		return fmt.Errorf("storage: write body: %w", err)
+	}
+	if !d.s.opts.NoSync {
+		if err := d.f.Sync(); err != nil {
+			return fmt.Errorf("storage: sync body: %w", err)
+		}
+	}
+	return nil
+}
+
+// Abort discards the delivery; it is safe after Commit (then a no-op,
+// since Commit already removed the temporary body).
+func (d *Delivery) Abort() error {
+	if d.done {
+		return nil
+	}
+	d.done = true
+	_ = d.f.Close()
+	return removeFile(d.path)
+}
+
+// encodeCache parses a message and returns its cache record.
+func encodeCache(body []byte) []byte {
+	env, bs := parseMessage(body)
+	b, err := json.Marshal(cached{Envelope: env, Structure: bs})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+type deliverResult struct {
+	uid         uint32
+	uidValidity uint32
+	err         error
+}
+
+// deliver links the file at src into each mailbox's cur/ and commits them
+// in one group commit. Each mailbox is all or nothing: a failed target's
+// link is removed.
+func (a *Account) deliver(ctx context.Context, src string, size int64, cache []byte, date time.Time, flags flagSet, mailboxes []string) []deliverResult {
+	res := make([]deliverResult, len(mailboxes))
+	names := make([]string, len(mailboxes))
+	files := make([]string, len(mailboxes)) // full paths of links made
+	a.ns.RLock()
+	defer a.ns.RUnlock()
+	var dirs []string
+	for i, mb := range mailboxes {
+		name, err := CanonicalName(mb)
+		if err != nil {
+			res[i].err = err
+			continue
+		}
+		names[i] = name
+		cur := a.curDir(name)
+		file := a.store.names.next() + flags.maildirInfo()
+		if err := linkOrCopy(src, cur+file, a.noSync); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("%w: %s", ErrNoMailbox, name)
+			}
+			res[i].err = err
+			continue
+		}
+		files[i] = cur + file
+		if !a.noSync {
+			dirs = append(dirs, cur)
+		}
+	}
+	date = date.Round(0)
+	err := a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
+		var ch []Change
+		var added int64
+		q := a.store.quota(a.name)
+		var used int64
+		if q > 0 {
+			var err error
+			if used, err = usage(tx); err != nil {
+				return nil, err
+			}
+		}
+		for i := range mailboxes {
+			if files[i] == "" {
+				continue
+			}
+			res[i].uid, res[i].uidValidity, res[i].err = 0, 0, nil
+			m, err := loadMbox(tx, names[i])
+			if err != nil {
+				res[i].err = err
+				continue
+			}
+			if q > 0 && used+added+size > q {
+				res[i].err = fmt.Errorf("%w: %s", ErrOverQuota, a.name)
+				continue
+			}
+			r := &msgRec{flags: flags, date: date.UnixNano(), size: size, file: filepath.Base(files[i])}
+			uid, err := m.add(r, cache)
+			if err != nil {
+				return nil, err
+			}
+			if err := m.save(); err != nil {
+				return nil, err
+			}
+			added += size
+			res[i].uid, res[i].uidValidity = uid, m.info.UIDValidity
+			ch = append(ch, Change{Kind: ChangeMessageAdded, Mailbox: names[i], UID: uid, Flags: flags.list(), ModSeq: r.modseq})
+		}
+		return ch, nil
+	})
+	for i := range res {
+		if err != nil && files[i] != "" {
+			res[i] = deliverResult{err: err}
+		}
+		if res[i].err != nil && files[i] != "" {
+			_ = removeFile(files[i])
+		}
+	}
+	return res
+}
+
+// Append stores a message durably (IMAP APPEND) and returns its UID. A
+// zero date means now. Flags are normalised as by StoreFlags.
+func (a *Account) Append(ctx context.Context, mailbox string, r io.Reader, flags []string, date time.Time) (uidValidity, uid uint32, err error) {
+	name, err := CanonicalName(mailbox)
+	if err != nil {
+		return 0, 0, err
+	}
+	d, err := a.store.BeginDelivery(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer d.Abort()
+	if _, err := io.Copy(d, r); err != nil {
+		return 0, 0, err
+	}
+	if err := d.finish(); err != nil {
+		return 0, 0, err
+	}
+	body, err := os.ReadFile(d.path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage: read body: %w", err)
+	}
+	cache := encodeCache(body)
+	if date.IsZero() {
+		date = time.Now()
+	}
+	res := a.deliver(ctx, d.path, d.size, cache, date, parseFlags(flags), []string{name})
+	return res[0].uidValidity, res[0].uid, res[0].err
+}

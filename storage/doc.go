@@ -1,0 +1,90 @@
+// Package storage is Postel's mail store: one standard Maildir per mailbox
+// plus one bbolt index per account. It owns every byte under Options.Dir;
+// the front ends (smtpd, imapd, pop3d) and the queue use only this API.
+//
+// # Layout
+//
+//	Dir/.tmp/                       delivery bodies before Commit (emptied on Open)
+//	Dir/<account>/                  INBOX Maildir (cur/ new/ tmp/), Maildir++ root
+//	Dir/<account>/postel-index.db   the account's bbolt index
+//	Dir/<account>/.Sent/            other mailboxes, Maildir++ style
+//	Dir/<account>/.a.b/             mailbox "a/b"
+//	Dir/<account>/postel-deleted/   mailboxes being deleted (emptied on open)
+//
+// The account directory is the account name with anything outside
+// [a-z0-9@._+-] (and a leading '.') written as %XX. A mailbox name maps to
+// "." plus its levels joined by "."; inside a level '.', '%', '/', '\',
+// ':', '~', control bytes and shell-hostile characters are %XX escaped, so
+// the mapping is reversible and a directory name never contains a
+// separator and is never "." or "..". This is the Maildir++ layout
+// (Courier, Dovecot with LAYOUT=maildir++ and UTF-8 names), so other
+// Maildir tools read the tree. A name whose encoding would not fit one
+// directory name (255 bytes) is refused with ErrBadName.
+//
+// # Names
+//
+// Mailbox names are data: CanonicalName validates them (no empty, "." or
+// ".." levels, no leading/trailing/double "/", no control characters,
+// valid UTF-8, <= 255 bytes a level and 1000 in all), normalises them to
+// NFC and spells a case-insensitive first level "INBOX" as "INBOX". NFC
+// uses golang.org/x/text/unicode/norm, and charset conversion for search
+// and RFC 2047 words uses golang.org/x/text/encoding/htmlindex: the two
+// exceptions to "bbolt and the standard library only".
+//
+// # Index
+//
+// Mailboxes are keyed by an internal id, so RENAME rewrites one record
+// per mailbox and no message. Per mailbox: UIDVALIDITY, UIDNEXT,
+// HIGHESTMODSEQ, special use and counters (messages, unseen, deleted,
+// size); subscriptions are a separate name set. Per message a compact
+// binary record (UID, flags, internal date, size, MODSEQ, file name) that
+// List decodes, and apart from it the cached envelope and body structure
+// (JSON) that only Fetch reads. The index is the authority for flags;
+// they are mirrored in the file name's ":2," info when a file is written.
+// UIDs only grow; every operation takes one new MODSEQ for the mailboxes
+// it changes, expunges included.
+//
+// # Durability and group commit
+//
+// A message is written to Dir/.tmp and fsynced, hard linked into each
+// target's cur/ (a copy when links are impossible), and the index
+// commit comes last. Each account has one committer goroutine: requests
+// queued while a commit runs go into the next one, which first fsyncs the
+// directories their files were linked into and then commits one bbolt
+// transaction (one fsync pair) for all of them. Commit, Append, Copy and
+// Move return only after that. A function of a batch that fails is
+// dropped and the rest re-run, so targets are all or nothing.
+//
+// Expunged messages leave the index first, with their files recorded in
+// a "gone" set; the files are unlinked after the commit and the set is
+// cleared in a later commit. Recovery unlinks files still in the set, so
+// an expunged message never comes back.
+//
+// # Sharing and change events
+//
+// Store.Account returns one *Account per name, shared by every session.
+// Changes are published by the committer after the commit, in commit
+// order, to every Subscription; each subscription has an unbounded queue
+// drained by its own goroutine, so a slow reader never blocks a commit.
+// Change.ModSeq is the mailbox's HIGHESTMODSEQ after the change: a reader
+// that took a List snapshot ignores changes at or below its
+// HighestModSeq. No lock is held during network I/O (there is none here)
+// and no account lock is held while waiting for a subscriber.
+//
+// The namespace lock (Account.ns) is taken shared by operations that
+// touch message files and exclusively by mailbox create, delete and
+// rename, so directories never move under a file operation.
+//
+// # Recovery
+//
+// On Account open (recover.go): mailbox tmp/ directories and
+// postel-deleted are emptied, an interrupted rename is finished from its
+// journal, files left in the gone set are unlinked, then each mailbox's
+// files are matched to index records by Maildir base name (the part
+// before ':'): a record without a file is expunged with a new MODSEQ, a
+// file without a record (dropped into new/ or cur/ from outside, or
+// linked by a delivery whose commit a crash interrupted) gets the next
+// UID and is moved to cur/. Because the index commit is the last step of
+// every delivery, an acknowledged message is never lost, and because
+// matching is by base name, no message is indexed twice.
+package storage

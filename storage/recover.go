@@ -1,0 +1,238 @@
+package storage
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// recover reconciles the index with the Maildirs when an account is
+// opened (DESIGN.md invariant 6). It runs before the committer starts, so
+// it writes with db.Update directly.
+//
+//   - deletedDir and every mailbox's tmp/ are emptied: nothing there was
+//     ever committed.
+//   - an unfinished rename journal is completed.
+//   - files recorded in gone/ (expunged, not yet unlinked) are unlinked.
+//   - per mailbox, files are matched to index records by base name: a
+//     record whose file vanished is expunged (new MODSEQ); a file in new/
+//     or an unknown file in cur/ (delivered from outside, or linked before
+//     a crash stopped its commit) is indexed with the next UID and lives
+//     in cur/ from then on.
+func (a *Account) recover() error {
+	if err := os.RemoveAll(filepath.Join(a.dir, deletedDir)); err != nil {
+		return err
+	}
+	if err := a.applyRenames(); err != nil {
+		return err
+	}
+	if err := a.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bktGone)
+		var keys [][]byte
+		if err := b.ForEach(func(k, _ []byte) error {
+			keys = append(keys, append([]byte(nil), k...))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := removeFile(filepath.Join(a.dir, filepath.Clean("/"+string(k)))); err != nil {
+				return err
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var names []string
+	if err := a.view(func(tx *bbolt.Tx) error {
+		names = mailboxNames(tx)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := a.recoverMailbox(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readNames lists a directory's entries, skipping dot files; a missing
+// directory is empty.
+func readNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	out := names[:0]
+	for _, n := range names {
+		if !strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out, err
+}
+
+func (a *Account) recoverMailbox(name string) error {
+	dir := a.mboxDir(name)
+	if err := makeMaildir(dir); err != nil {
+		return err
+	}
+	tmps, err := readNames(filepath.Join(dir, "tmp"))
+	if err != nil {
+		return err
+	}
+	for _, n := range tmps {
+		if err := removeFile(filepath.Join(dir, "tmp", n)); err != nil {
+			return err
+		}
+	}
+	curNames, err := readNames(filepath.Join(dir, "cur"))
+	if err != nil {
+		return err
+	}
+	newNames, err := readNames(filepath.Join(dir, "new"))
+	if err != nil {
+		return err
+	}
+	onDisk := make(map[string]string, len(curNames))
+	for _, n := range curNames {
+		onDisk[baseName(n)] = n
+	}
+
+	type fix struct {
+		uid  uint32
+		file string // "" = vanished
+	}
+	var fixes []fix
+	if err := a.view(func(tx *bbolt.Tx) error {
+		m, err := loadMbox(tx, name)
+		if err != nil {
+			return err
+		}
+		var r msgRec
+		c := m.msgs.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if err := unmarshalMsg(v, &r, true); err != nil {
+				return err
+			}
+			base := baseName(r.file)
+			n, ok := onDisk[base]
+			switch {
+			case !ok:
+				fixes = append(fixes, fix{uidFromKey(k), ""})
+			case n != r.file:
+				fixes = append(fixes, fix{uidFromKey(k), n})
+			}
+			delete(onDisk, base)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	// Files nobody indexed: leftovers in cur/ first, then new/, each in
+	// name order (Maildir names start with the delivery time).
+	var found []string
+	for _, n := range onDisk {
+		found = append(found, n)
+	}
+	sort.Strings(found)
+	sort.Strings(newNames)
+	for _, n := range newNames {
+		target := n
+		if !strings.Contains(n, ":2,") {
+			target = baseName(n) + ":2,"
+		}
+		if err := os.Rename(filepath.Join(dir, "new", n), filepath.Join(dir, "cur", target)); err != nil {
+			return err
+		}
+		found = append(found, target)
+	}
+	if len(fixes) == 0 && len(found) == 0 {
+		return nil
+	}
+	if !a.noSync && len(newNames) > 0 {
+		if err := syncDir(filepath.Join(dir, "cur")); err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Join(dir, "new")); err != nil {
+			return err
+		}
+	}
+	type add struct {
+		file  string
+		size  int64
+		date  time.Time
+		cache []byte
+	}
+	adds := make([]add, 0, len(found))
+	for _, n := range found {
+		p := filepath.Join(dir, "cur", n)
+		body, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		adds = append(adds, add{file: n, size: int64(len(body)), date: fi.ModTime(), cache: encodeCache(body)})
+	}
+	expunged, added := 0, 0
+	err = a.db.Update(func(tx *bbolt.Tx) error {
+		m, err := loadMbox(tx, name)
+		if err != nil {
+			return err
+		}
+		for _, f := range fixes {
+			r, err := m.get(f.uid, true)
+			if err != nil || r == nil {
+				return err
+			}
+			if f.file == "" {
+				m.modseq()
+				if err := m.msgs.Delete(uidKey(f.uid)); err != nil {
+					return err
+				}
+				if err := m.cache.Delete(uidKey(f.uid)); err != nil {
+					return err
+				}
+				m.count(r, -1)
+				expunged++
+				continue
+			}
+			r.file = f.file
+			if err := m.put(f.uid, r); err != nil {
+				return err
+			}
+		}
+		for _, ad := range adds {
+			r := &msgRec{flags: flagsFromMaildirInfo(ad.file), date: ad.date.UnixNano(), size: ad.size, file: ad.file}
+			if _, err := m.add(r, ad.cache); err != nil {
+				return err
+			}
+			added++
+		}
+		return m.save()
+	})
+	if err == nil && (expunged > 0 || added > 0) {
+		a.store.log.Info("storage: recovered mailbox", "account", a.name, "mailbox", name, "added", added, "expunged", expunged)
+	}
+	return err
+}
