@@ -1,8 +1,10 @@
 package imapd
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +15,7 @@ type limitedConn struct {
 	srv     *Server
 	release func()
 	once    sync.Once
+	idle    atomic.Bool // the read deadline is the idle timeout
 }
 
 func (c *limitedConn) Close() error {
@@ -26,10 +29,24 @@ func (c *limitedConn) Close() error {
 const longDeadline = 10 * time.Minute
 
 func (c *limitedConn) SetReadDeadline(t time.Time) error {
-	if !t.IsZero() && time.Until(t) > longDeadline {
+	idle := !t.IsZero() && time.Until(t) > longDeadline
+	if idle {
 		t = time.Now().Add(c.srv.idleTimeout)
 	}
+	c.idle.Store(idle)
 	return c.Conn.SetReadDeadline(t)
+}
+
+// Read closes the connection when the idle timeout expires. Without this
+// the library would re-arm its 30 s command timeout and read again, so the
+// client would get IdleTimeout + 30 s.
+func (c *limitedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	var ne net.Error
+	if err != nil && c.idle.Load() && errors.As(err, &ne) && ne.Timeout() {
+		c.Close()
+	}
+	return n, err
 }
 
 // chanListener is a net.Listener fed by our own accept loops, so that one

@@ -23,7 +23,8 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 	}
 	// RFC 9051 6.3.9: an empty pattern asks for the delimiter and root.
-	if len(patterns) == 1 && patterns[0] == "" {
+	// The library drops empty patterns, so "no pattern" is that case.
+	if len(patterns) == 0 {
 		if o.SelectSubscribed { // LSUB "" "" has no such special case
 			return nil
 		}
