@@ -44,15 +44,15 @@ const (
 // env is one server started the way `postel serve` starts it: real storage
 // and auth in a temp dir, Serve and ServeTLS on 127.0.0.1:0.
 type env struct {
-	srv      *Server
-	store    *storage.Store
-	db       *auth.DB
-	addr     string // plain + STARTTLS
-	tlsAddr  string // implicit TLS
-	certPEM  string // path of the self-signed certificate
-	tlsConf  *tls.Config
-	dataDir  string
-	logs     *syncBuffer
+	srv     *Server
+	store   *storage.Store
+	db      *auth.DB
+	addr    string // plain + STARTTLS
+	tlsAddr string // implicit TLS
+	certPEM string // path of the self-signed certificate
+	tlsConf *tls.Config
+	dataDir string
+	logs    *syncBuffer
 }
 
 type envOption func(*Options)

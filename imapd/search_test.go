@@ -12,9 +12,9 @@ func TestSearch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.deliver(t, "INBOX", testMessage("alpha", "the quick brown fox")) // 1
-	e.deliver(t, "INBOX", multipartMsg)                               // 2: qp body "café au lait, zebra"
-	e.deliver(t, "INBOX", testMessage("gamma", "lazy dog"))           // 3
-	e.deliver(t, "INBOX", testMessage("delta", "nothing"))            // 4
+	e.deliver(t, "INBOX", multipartMsg)                                // 2: qp body "café au lait, zebra"
+	e.deliver(t, "INBOX", testMessage("gamma", "lazy dog"))            // 3
+	e.deliver(t, "INBOX", testMessage("delta", "nothing"))             // 4
 	c := e.login(t, nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)

@@ -168,4 +168,3 @@ func TestConcurrentDeliveriesDuringIdle(t *testing.T) {
 		t.Fatalf("client counts %d", got)
 	}
 }
-
