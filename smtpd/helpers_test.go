@@ -291,3 +291,16 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func dialTLS(t testing.TB, addr string, cfg *tls.Config) *client {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
+	cl.expect(`^220 mx\.example\.com ESMTP`)
+	return cl
+}
