@@ -68,7 +68,7 @@ func (q *Queue) enqueue(ctx context.Context, from string, rcpts []string, data [
 		}
 	}
 	now := q.opts.Now()
-	id := newID(now.UnixNano())
+	id := newID(now.UnixNano(), q.seq.Add(1))
 	meta := msgRecord{From: from, Created: now, Size: int64(len(data)), UTF8: needsUTF8(from, rcpts, data)}
 	if err := q.writeFile(id, data); err != nil {
 		return "", err
@@ -126,13 +126,14 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// newID returns a unique, time-ordered, file-name-safe message id.
-func newID(nanos int64) string {
-	var r [6]byte
-	rand.Read(r[:])
-	var t [8]byte
-	binary.BigEndian.PutUint64(t[:], uint64(nanos))
-	return fmt.Sprintf("%x%x", t, r)
+// newID returns a unique, file-name-safe message id that sorts by
+// enqueue time (and by enqueue order within one process and clock tick).
+func newID(nanos int64, seq uint32) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(nanos))
+	binary.BigEndian.PutUint32(b[8:12], seq)
+	rand.Read(b[12:])
+	return fmt.Sprintf("%x", b)
 }
 
 // validAddress accepts local@domain without characters that would break

@@ -232,4 +232,3 @@ func parseDSN(t *testing.T, data []byte) dsn {
 	}
 	return d
 }
-

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -98,6 +99,7 @@ type Queue struct {
 	msgDir string
 	db     *bolt.DB
 
+	seq   atomic.Uint32 // orders ids enqueued within one clock tick
 	runMu sync.Mutex    // one RunOnce at a time
 	wake  chan struct{} // buffered(1): work may be due
 

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"os"
@@ -68,6 +69,7 @@ func startSink(t testing.TB, name, ip string, port int, o sinkOpts) *sink {
 		return &sinkSession{s: s, conn: c}, nil
 	}))
 	srv.Domain = name
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.EnableSMTPUTF8 = o.utf8
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute
