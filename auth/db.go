@@ -74,9 +74,7 @@ type DB struct {
 
 	thr     *throttle
 	hashSem chan struct{}
-
-	dummyOnce sync.Once
-	dummy     string
+	dummy   string // see newDummyHash
 }
 
 // Open opens or creates the database at opts.Path (creating its directory
@@ -90,6 +88,10 @@ func Open(opts Options) (*DB, error) {
 	if err := hp.validate(); err != nil {
 		return nil, err
 	}
+	dummy, err := newDummyHash(hp)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -101,6 +103,7 @@ func Open(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("auth: opening %s: %w", opts.Path, err)
 	}
 	db := &DB{
+		dummy:   dummy,
 		bolt:    b,
 		log:     opts.Logger,
 		now:     opts.Now,

@@ -38,7 +38,7 @@ func (db *DB) Authenticate(ctx context.Context, username, password string, remot
 	hash := rec.Hash
 	if nameErr != nil || !known {
 		known = false
-		hash = db.dummyHash()
+		hash = db.dummy
 	}
 	ok, err := db.verify(ctx, hash, password)
 	if err != nil {

@@ -170,20 +170,17 @@ func (db *DB) newHash(ctx context.Context, pw string) (string, error) {
 	return hashPassword(db.hash, pw)
 }
 
-// dummyHash is verified when the user does not exist, so that an unknown
-// user costs the same time as a wrong password (no user enumeration by
-// timing). It is made once, lazily, with the current parameters.
-func (db *DB) dummyHash() string {
-	db.dummyOnce.Do(func() {
-		h, err := hashPassword(db.hash, "postel-no-such-user")
-		if err != nil {
-			// Without randomness no hash can be made at all; a fixed salt
-			// still costs the same time to verify.
-			h = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$c2FsdHNhbHRzYWx0c2FsdA$%s",
-				argon2.Version, db.hash.Memory, db.hash.Time, db.hash.Threads,
-				base64.RawStdEncoding.EncodeToString(make([]byte, keyLen)))
-		}
-		db.dummy = h
-	})
-	return db.dummy
+// newDummyHash returns the hash verified when the user does not exist, so
+// that an unknown user costs the same argon2id work as a wrong password (no
+// user enumeration by timing). Only its parameters matter: the salt and key
+// are random, so no password matches it, and making it costs no hashing.
+func newDummyHash(p HashParams) (string, error) {
+	buf := make([]byte, saltLen+keyLen)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("auth: reading random bytes: %w", err)
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(buf[:saltLen]),
+		base64.RawStdEncoding.EncodeToString(buf[saltLen:])), nil
 }

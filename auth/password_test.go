@@ -120,7 +120,10 @@ func TestRealHashParams(t *testing.T) {
 	if _, err := db.Authenticate(ctx, "bob@example.com", "wrong", netip.MustParseAddr("192.0.2.1")); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("wrong password: %v", err)
 	}
-	if !strings.HasPrefix(db.dummyHash(), "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Errorf("dummy hash %q does not use the real parameters", db.dummyHash())
+	if !strings.HasPrefix(db.dummy, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("dummy hash %q does not use the real parameters", db.dummy)
+	}
+	if _, _, _, err := parseHash(db.dummy); err != nil {
+		t.Errorf("dummy hash does not parse: %v", err)
 	}
 }
