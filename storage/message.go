@@ -318,4 +318,3 @@ func (a *Account) unlinkGone(keys []string) {
 func (a *Account) curDir(name string) string {
 	return filepath.Join(a.mboxDir(name), "cur") + string(filepath.Separator)
 }
-
