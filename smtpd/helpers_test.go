@@ -160,13 +160,15 @@ func startServer(t testing.TB, opts Options) (*Server, string) {
 }
 
 // serveTLS adds an implicit-TLS listener to e.srv and returns its address.
-func (e *testEnv) serveTLS(t testing.TB) string {
+func (e *testEnv) serveTLS(t testing.TB) string { return serveTLS(t, e.srv) }
+
+func serveTLS(t testing.TB, srv *Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go e.srv.ServeTLS(ln)
+	go srv.ServeTLS(ln)
 	return ln.Addr().String()
 }
 
