@@ -3,12 +3,14 @@ package queue
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/mail"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,25 @@ var (
 	} = (*Queue)(nil)
 	_ Signer = (*dkim.Signer)(nil)
 )
+
+// sharedKeys holds example.org's DKIM keys, generated once in TestMain:
+// RSA key generation would otherwise dominate the suite's time.
+var sharedKeys string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "queue-dkim-")
+	if err == nil {
+		sharedKeys = dir
+		_, err = dkim.Generate(dir, "example.org")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // clock is a settable test clock.
 type clock struct {
@@ -67,8 +88,8 @@ func newFakeNet(t *testing.T) *fakeNet {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	n := &fakeNet{dns: fakedns.Start(t), port: port, dkim: t.TempDir()}
-	recs, err := dkim.Generate(n.dkim, "example.org")
+	n := &fakeNet{dns: fakedns.Start(t), port: port, dkim: sharedKeys}
+	recs, err := dkim.Records(n.dkim, "example.org")
 	if err != nil {
 		t.Fatal(err)
 	}

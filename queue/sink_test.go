@@ -58,6 +58,61 @@ type sinkOpts struct {
 	noTLS       bool
 	utf8        bool
 	cert        *tls.Certificate
+	conns       *connCounter // shared across sinks to observe caps
+}
+
+// connCounter counts open and total connections accepted by sinks.
+type connCounter struct {
+	mu                sync.Mutex
+	open, peak, total int
+}
+
+type countedListener struct {
+	net.Listener
+	c *connCounter
+}
+
+func (l countedListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.c.mu.Lock()
+	l.c.open++
+	l.c.total++
+	l.c.peak = max(l.c.peak, l.c.open)
+	l.c.mu.Unlock()
+	return &countedConn{Conn: conn, c: l.c}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	c    *connCounter
+	once sync.Once
+}
+
+// Read counts the connection as closed once QUIT arrives: the client
+// waits for the reply before it lets another connection start, so the
+// count never shows a closing connection overlapping its successor.
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if bytes.Contains(bytes.ToUpper(b[:n]), []byte("QUIT\r\n")) {
+		c.done()
+	}
+	return n, err
+}
+
+func (c *countedConn) Close() error {
+	c.done()
+	return c.Conn.Close()
+}
+
+func (c *countedConn) done() {
+	c.once.Do(func() {
+		c.c.mu.Lock()
+		c.c.open--
+		c.c.mu.Unlock()
+	})
 }
 
 // startSink listens on ip:port. The certificate is self-signed for name
@@ -86,6 +141,9 @@ func startSink(t testing.TB, name, ip string, port int, o sinkOpts) *sink {
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		t.Fatalf("sink %s: %v", name, err)
+	}
+	if o.conns != nil {
+		ln = countedListener{Listener: ln, c: o.conns}
 	}
 	if o.implicitTLS {
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -261,7 +319,6 @@ func (c *capture) all() []captured {
 
 var errDown = errors.New("down")
 
-var _ = bytes.Equal
 
 // startSinkMaybe is startSink for an address that may not exist here.
 func startSinkMaybe(t *testing.T, name, ip string, port int) *sink {
