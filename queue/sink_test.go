@@ -319,7 +319,6 @@ func (c *capture) all() []captured {
 
 var errDown = errors.New("down")
 
-
 // startSinkMaybe is startSink for an address that may not exist here.
 func startSinkMaybe(t *testing.T, name, ip string, port int) *sink {
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
