@@ -21,6 +21,10 @@ type dmarcOutcome struct {
 	// Applied is the policy to enforce after pct= sampling (RFC 7489
 	// 6.6.4); "" unless Result is "fail".
 	Applied dmarc.Policy
+	// Aligned is true when an SPF or DKIM pass is aligned with Domain:
+	// what DMARC calls a pass, computed even when no policy is published
+	// (our own domains need it).
+	Aligned bool
 	Reason  string
 	Err     error
 }
@@ -145,9 +149,17 @@ func (c *Checker) evalDMARC(ctx context.Context, from fromHeader, spfRes spfOutc
 		out.Result, out.Reason = "fail", "From: "+from.Problem
 		out.Applied = dmarc.PolicyReject
 	case rec == nil:
-		// No policy: DMARC does not apply; keep "none"/"permerror".
+		// No policy: DMARC does not apply; keep "none"/"permerror" and
+		// the reason for it.
+		out.Aligned = pass
+		if pass {
+			out.Reason = ""
+			if out.Result == "permerror" {
+				out.Reason = "invalid policy record"
+			}
+		}
 	case pass:
-		out.Result = "pass"
+		out.Result, out.Aligned = "pass", true
 	default:
 		out.Result = "fail"
 		if out.Reason == "" {

@@ -62,15 +62,17 @@ func (c *Checker) decide(from fromHeader, spfRes spfOutcome, sigs []dkimOutcome,
 		case dmarc.PolicyQuarantine:
 			v.Action = Junk
 		}
-	case dm.Result == "none" && spfRes.Result == spf.Fail && !anyPass(sigs):
+	case (dm.Result == "none" || dm.Result == "permerror") && spfRes.Result == spf.Fail && !anyPass(sigs):
 		// No DMARC policy, but the envelope domain says this host may not
 		// send for it (RFC 7208 8.4) and no signature vouches for it.
 		v.Action = Junk
 	}
-	if dm.Result != "pass" && c.ownDomain(from.Domain) {
-		// Forged (or broken) mail in our own name never reaches an INBOX.
-		// If we publish p=reject, refuse it outright whatever pct= says:
-		// we know our own mail is signed.
+	if !dm.Aligned && c.ownDomain(from.Domain) {
+		// Forged (or broken) mail in our own name never reaches an INBOX:
+		// it needs an SPF or DKIM pass aligned with the From: domain,
+		// whether or not we publish a DMARC record. If we publish
+		// p=reject, refuse it outright whatever pct= says: we know our
+		// own mail is signed.
 		if dm.Published == dmarc.PolicyReject {
 			return reject("Message rejected by the DMARC policy of " + dm.Domain)
 		}
