@@ -308,12 +308,15 @@ func (s *Server) stop() {
 		ln.Close()
 	}
 	s.mu.Unlock()
-	// imapserver.Close closes our chanListeners and every connection; the
-	// library then calls Session.Close for each once its command returns.
-	s.secure.srv.Close()
-	s.insecure.srv.Close()
-	<-s.secure.done
-	<-s.insecure.done
+	// Let each library Serve return first: imapserver.Close waits on a
+	// WaitGroup that Serve adds to, which races if both run at once. Then
+	// imapserver.Close closes every connection; the library calls
+	// Session.Close for each once its command returns.
+	for _, ls := range []*libServer{s.secure, s.insecure} {
+		ls.ln.Close()
+		<-ls.done
+		ls.srv.Close()
+	}
 }
 
 // remoteAddr returns the peer IP of c (unspecified if unknown).
