@@ -306,3 +306,14 @@ func dialTLS(t testing.TB, addr string, cfg *tls.Config) *client {
 	cl.expect(`^220 mx\.example\.com ESMTP`)
 	return cl
 }
+
+func mustDial(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
