@@ -29,8 +29,9 @@ const postmaster = "postmaster"
 // The bare "postmaster" (RFC 5321 4.5.1, RCPT TO:<Postmaster>) resolves to
 // the first explicit postmaster user or alias of the local domains in
 // sorted order, else as postmaster@ the first domain that resolves it.
-// ErrNotLocal when the domain is not ours; ErrInvalid when the address has
-// no domain or the domain is malformed. It reads only memory.
+// ErrNotLocal when the domain is not ours (address literals such as
+// "[192.0.2.1]" never are); ErrInvalid when the address has no domain or
+// the domain is malformed. It reads only memory.
 func (db *DB) Resolve(ctx context.Context, address string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -43,6 +44,10 @@ func (db *DB) Resolve(ctx context.Context, address string) ([]string, error) {
 	i := strings.LastIndexByte(a, '@')
 	if i < 0 {
 		return nil, fmt.Errorf("%w: address %q has no domain", ErrInvalid, address)
+	}
+	if lit := a[i+1:]; strings.HasPrefix(lit, "[") && strings.HasSuffix(lit, "]") {
+		// RFC 5321 4.1.3 address literal: a valid destination, never ours.
+		return nil, fmt.Errorf("%w: %s", ErrNotLocal, lit)
 	}
 	domain, err := canonicalDomain(a[i+1:])
 	if err != nil {

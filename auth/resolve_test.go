@@ -60,7 +60,8 @@ func TestResolve(t *testing.T) {
 		{"bob", nil, ErrInvalid},
 		{"bob@", nil, ErrInvalid},
 		{"bob@exa mple.com", nil, ErrInvalid},
-		{"bob@[192.0.2.1]", nil, ErrInvalid},
+		{"bob@[192.0.2.1]", nil, ErrNotLocal},
+		{"bob@[IPv6:2001:db8::1]", nil, ErrNotLocal},
 		// RFC 5321 4.5.1 postmaster, with no user or alias of that name:
 		{"postmaster@example.com", []string{"bob@example.com"}, nil},   // oldest user of the domain
 		{"PostMaster@Example.com", []string{"bob@example.com"}, nil},   // case-insensitive
