@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"go.etcd.io/bbolt"
 )
 
 // Authenticate checks a password with throttling per remote IP (IPv6 per
@@ -18,7 +20,13 @@ import (
 // answered only after the throttling delay, which honours ctx: if ctx ends
 // first the error wraps both ErrBadCredentials and ctx.Err(). No lock is
 // held while hashing or waiting. A success clears the account's failure
-// count but not the remote's. Passwords are never logged.
+// count but not the remote's. Only users log in: an alias address is not an
+// account. Passwords are never logged.
+//
+// After a success, a hash stored with other argon2id parameters than the
+// current ones is replaced by a hash with the current parameters (the only
+// moment the password is known), so a change of defaults takes effect as
+// users log in.
 func (db *DB) Authenticate(ctx context.Context, username, password string, remote netip.Addr) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -46,6 +54,7 @@ func (db *DB) Authenticate(ctx context.Context, username, password string, remot
 	}
 	if ok && known {
 		db.thr.success(key)
+		db.upgradeHash(ctx, acct, hash, password)
 		return acct, nil
 	}
 
@@ -82,4 +91,29 @@ func (db *DB) verify(ctx context.Context, encoded, pw string) (bool, error) {
 		return false, nil
 	}
 	return ok && !tooLong, nil
+}
+
+// upgradeHash rehashes pw for acct if old was made with other parameters.
+// It is best effort: a failure is logged, and the login succeeds anyway.
+func (db *DB) upgradeHash(ctx context.Context, acct, old, pw string) {
+	p, _, _, err := parseHash(old)
+	if err != nil || p == db.hash {
+		return
+	}
+	h, err := db.newHash(ctx, pw)
+	if err == nil {
+		err = db.update(ctx, func(tx *bbolt.Tx, st *state) error {
+			rec, ok := st.users[acct]
+			if !ok || rec.Hash != old {
+				return nil // removed or password changed meanwhile
+			}
+			rec.Hash = h
+			return putJSON(tx, bucketUsers, acct, rec)
+		})
+	}
+	if err != nil {
+		db.log.Warn("password hash upgrade failed", "account", acct, "err", err)
+		return
+	}
+	db.log.Info("password hash upgraded", "account", acct, "from", fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads))
 }

@@ -127,3 +127,36 @@ func TestRealHashParams(t *testing.T) {
 		t.Errorf("dummy hash does not parse: %v", err)
 	}
 }
+
+// A login rehashes a password stored with other parameters; a failed login
+// does not touch it.
+func TestHashUpgradeOnLogin(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := context.Background()
+	db.seed(t, []string{"example.com"}, []string{"bob@example.com"}, nil)
+	old := db.view().users["bob@example.com"].Hash
+	must(t, db.Close())
+
+	newer := HashParams{Memory: 128, Time: 2, Threads: 1}
+	db2, err := Open(Options{Path: db.path, Hash: newer})
+	must(t, err)
+	defer db2.Close()
+	db2.sleep = db.slept.sleep
+	if _, err := db2.Authenticate(ctx, "bob@example.com", "wrong", ip1); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal(err)
+	}
+	if h := db2.view().users["bob@example.com"].Hash; h != old {
+		t.Error("failed login changed the hash")
+	}
+	if _, err := db2.Authenticate(ctx, "bob@example.com", "pw-bob@example.com", ip1); err != nil {
+		t.Fatal(err)
+	}
+	h := db2.view().users["bob@example.com"].Hash
+	if p, _, _, err := parseHash(h); err != nil || p != newer {
+		t.Errorf("hash after login %q, want parameters %+v", h, newer)
+	}
+	if _, err := db2.Authenticate(ctx, "bob@example.com", "pw-bob@example.com", ip1); err != nil {
+		t.Errorf("login with upgraded hash: %v", err)
+	}
+}
