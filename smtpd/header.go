@@ -53,8 +53,9 @@ func scanHeader(r io.Reader, limit int) (headerInfo, error) {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A very long line: keep reading it as one.
+			head := bytes.Clone(line)
 			rest, err2 := br.ReadBytes('\n')
-			line = append(bytes.Clone(line), rest...)
+			line = append(head, rest...)
 			err = err2
 		}
 		total += len(line)
