@@ -113,6 +113,10 @@ type Options struct {
 	// per message (each costs a DNS query and a public-key operation);
 	// later ones are ignored. Zero means 5.
 	MaxDKIMSignatures int
+	// DNSCacheTTL is how long SPF, DKIM and DMARC answers (and "no such
+	// record") are remembered; failures never are. Zero means one minute;
+	// negative disables the cache. DNSBL answers are not cached here.
+	DNSCacheTTL time.Duration
 	// DNSBLTimeout bounds the DNSBL lookups of one connection; zero means
 	// 5 seconds. A zone that does not answer in time is not a listing.
 	DNSBLTimeout time.Duration
@@ -122,6 +126,7 @@ type Options struct {
 type Checker struct {
 	authservID   string
 	res          *net.Resolver
+	dns          *dnsCache // SPF, DKIM and DMARC lookups
 	zones        []string
 	isLocal      func(string) bool
 	log          *slog.Logger
@@ -186,6 +191,11 @@ func New(opts Options) (*Checker, error) {
 	if c.dnsblTimeout <= 0 {
 		c.dnsblTimeout = 5 * time.Second
 	}
+	ttl := opts.DNSCacheTTL
+	if ttl == 0 {
+		ttl = time.Minute
+	}
+	c.dns = newDNSCache(c.res, ttl, c.now)
 	c.connLimit = newLimiter(opts.ConnRate)
 	c.msgLimit = newLimiter(opts.MsgRate)
 	return c, nil

@@ -40,7 +40,7 @@ func (c *Checker) verifyDKIM(ctx context.Context, fields []headerField, msg io.R
 		sigs = sigs[:c.maxSigs]
 	}
 	verifs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{
-		LookupTXT:        func(name string) ([]string, error) { return c.res.LookupTXT(ctx, name) },
+		LookupTXT:        func(name string) ([]string, error) { return c.dns.LookupTXT(ctx, name) },
 		MaxVerifications: c.maxSigs,
 	})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {

@@ -66,7 +66,7 @@ func aligned(authDomain, fromDomain string, mode dmarc.AlignmentMode) bool {
 // usable record but an invalid one was seen), or dmarc.ErrNoPolicy.
 func (c *Checker) lookupPolicy(ctx context.Context, fromDomain string) (*dmarc.Record, bool, error) {
 	opts := &dmarc.LookupOptions{
-		LookupTXT: func(name string) ([]string, error) { return c.res.LookupTXT(ctx, name) },
+		LookupTXT: func(name string) ([]string, error) { return c.dns.LookupTXT(ctx, name) },
 	}
 	var invalid error
 	names := []string{fromDomain}

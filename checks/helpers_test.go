@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,7 +90,7 @@ type harness struct {
 // ours.example is a local domain. edit may change the options.
 func newHarness(t *testing.T, edit func(*Options)) *harness {
 	t.Helper()
-	h := &harness{dns: fakedns.Start(t), logs: &syncBuffer{}, clock: &fakeClock{now: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)}}
+	h := &harness{dns: startDNS(t), logs: &syncBuffer{}, clock: &fakeClock{now: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)}}
 	opts := Options{
 		Hostname:      testHost,
 		Resolver:      dnsresolver.New(h.dns.Addr),
@@ -254,4 +255,45 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+type resultT = authres.Result
+
+// startDNS starts fakedns, retrying when its TCP listener cannot take the
+// UDP port it was given (another process got there first: fakedns.Start
+// then fails the test). The retry goes through a panic because Start
+// expects Fatalf not to return; it never escapes this function.
+func startDNS(t testing.TB) *fakedns.Server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := tryStartDNS(t)
+		if err == nil {
+			return s
+		}
+		if attempt == 5 {
+			t.Fatal(err)
+		}
+	}
+}
+
+type dnsStartFailed struct{ msg string }
+
+// retryTB is the fakedns.TB that turns Fatalf into a recoverable panic.
+type retryTB struct{ testing.TB }
+
+func (r retryTB) Fatalf(format string, args ...any) {
+	panic(dnsStartFailed{fmt.Sprintf(format, args...)})
+}
+
+func tryStartDNS(t testing.TB) (s *fakedns.Server, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f, ok := p.(dnsStartFailed)
+			if !ok {
+				panic(p)
+			}
+			err = errors.New(f.msg)
+		}
+	}()
+	return fakedns.Start(retryTB{t}), nil
 }

@@ -58,7 +58,7 @@ func (c *Checker) checkSPF(ctx context.Context, ip netip.Addr, helo, mailFrom st
 	// domain so that its queries are well-formed.
 	sender := out.Sender[:at+1] + out.Domain
 	out.Result, out.Err = spf.CheckHostWithSender(net.IP(ip.Unmap().AsSlice()), helo, sender,
-		spf.WithResolver(c.res), spf.WithContext(ctx))
+		spf.WithResolver(c.dns), spf.WithContext(ctx))
 	return out
 }
 

@@ -23,7 +23,7 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 	spfCh := make(chan spfOutcome, 1)
 	go func() { spfCh <- c.checkSPF(ctx, ip, env.Helo, env.MailFrom) }()
 
-	br := bufio.NewReaderSize(msg, 32<<10)
+	br := bufio.NewReader(msg)
 	fields, raw, err := readHeader(br)
 	var sigs []dkimOutcome
 	if err == nil {
