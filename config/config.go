@@ -72,6 +72,10 @@ type Inbound struct {
 	// EarlyTalkerWait is how long the greeting waits to catch clients that
 	// talk first (0 = off).
 	EarlyTalkerWait time.Duration `toml:"early_talker_wait"`
+	// ConnectionsPerMinute and MessagesPerMinute limit each client address
+	// (IPv4 /32, IPv6 /64); 0 = unlimited.
+	ConnectionsPerMinute int `toml:"connections_per_minute"`
+	MessagesPerMinute    int `toml:"messages_per_minute"`
 }
 
 // Default returns the production defaults. The development default that
@@ -94,7 +98,7 @@ func Default() Config {
 			POP3Timeout:      10 * time.Minute,
 		},
 		Outbound: Outbound{SMTPPort: 25, SmarthostTLS: "implicit"},
-		Inbound:  Inbound{Checks: true, EarlyTalkerWait: 0},
+		Inbound:  Inbound{Checks: true, ConnectionsPerMinute: 60, MessagesPerMinute: 120},
 	}
 }
 

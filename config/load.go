@@ -131,6 +131,9 @@ func (c Config) Validate() error {
 	if p := c.Outbound.SMTPPort; p < 1 || p > 65535 {
 		bad("outbound.smtp_port", "%d is not a port", p)
 	}
+	if c.Inbound.ConnectionsPerMinute < 0 || c.Inbound.MessagesPerMinute < 0 {
+		bad("inbound", "connections_per_minute and messages_per_minute must not be negative")
+	}
 	if c.Inbound.EarlyTalkerWait < 0 {
 		bad("inbound.early_talker_wait", "must not be negative")
 	}

@@ -53,6 +53,11 @@ type instance struct {
 func newInstance(t *testing.T, extra string) *instance {
 	t.Helper()
 	dir := t.TempDir()
+	if !strings.Contains(extra, "[inbound]") {
+		// Loopback clients send fast and the test has no DNS: no rate
+		// limits or SPF/DKIM/DMARC unless a test asks for them.
+		extra += "\n[inbound]\nchecks = false\nconnections_per_minute = 0\nmessages_per_minute = 0\n"
+	}
 	cfg := fmt.Sprintf(`hostname = "mail.example.test"
 data_dir = %q
 log_level = "info"

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ type server struct {
 	tls     *tls.Config
 	control *control.Server
 	closers []func(ctx context.Context) // run in reverse order on shutdown
+	closing atomic.Bool                 // set when shutdown starts
 }
 
 func runServe(o *cmdOpts, _ []string) error {
@@ -104,6 +106,7 @@ func (s *server) onClose(f func(ctx context.Context)) { s.closers = append(s.clo
 // shutdown stops listeners first (they were registered last), then the
 // queue, store and databases.
 func (s *server) shutdown(ctx context.Context) {
+	s.closing.Store(true)
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i](ctx)
 	}

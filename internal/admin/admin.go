@@ -35,9 +35,10 @@ type Accounts interface {
 // Service executes admin requests.
 type Service struct {
 	Accounts Accounts
-	// Queue and DKIM are optional: nil answers "not available".
+	// Queue is optional: nil answers "not available".
 	Queue QueueAdmin
-	DKIM  DKIMAdmin
+	// DKIMDir is where DKIM keys live ("" = not available).
+	DKIMDir string
 }
 
 // Handle executes one request; it is a control.Handler.
