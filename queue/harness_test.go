@@ -80,7 +80,7 @@ type fakeNet struct {
 	dkim string // DKIM key directory for example.org, records published
 }
 
-func newFakeNet(t *testing.T) *fakeNet {
+func newFakeNet(t testing.TB) *fakeNet {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,7 +105,7 @@ func (n *fakeNet) mx(domain string, pref int, host, ip string) {
 }
 
 // sink starts an SMTP sink on ip at the net's port.
-func (n *fakeNet) sink(t *testing.T, name, ip string, o sinkOpts) *sink {
+func (n *fakeNet) sink(t testing.TB, name, ip string, o sinkOpts) *sink {
 	return startSink(t, name, ip, n.port, o)
 }
 
@@ -134,7 +134,7 @@ type testEnv struct {
 }
 
 // newEnv opens a queue on the fake net; example.org is our local domain.
-func newEnv(t *testing.T, n *fakeNet, mod func(*Options)) *testEnv {
+func newEnv(t testing.TB, n *fakeNet, mod func(*Options)) *testEnv {
 	t.Helper()
 	e := &testEnv{net: n, clock: newClock(), local: &capture{}, dir: t.TempDir()}
 	e.opts = Options{
@@ -157,7 +157,7 @@ func newEnv(t *testing.T, n *fakeNet, mod func(*Options)) *testEnv {
 }
 
 // reopen opens (again) the queue in e.dir, as a restarted server would.
-func (e *testEnv) reopen(t *testing.T) {
+func (e *testEnv) reopen(t testing.TB) {
 	t.Helper()
 	q, err := Open(e.opts)
 	if err != nil {
@@ -167,7 +167,7 @@ func (e *testEnv) reopen(t *testing.T) {
 	t.Cleanup(func() { q.Close() })
 }
 
-func (e *testEnv) enqueue(t *testing.T, from string, rcpts []string, msg string) string {
+func (e *testEnv) enqueue(t testing.TB, from string, rcpts []string, msg string) string {
 	t.Helper()
 	id, err := e.q.Enqueue(context.Background(), from, rcpts, strings.NewReader(msg))
 	if err != nil {

@@ -20,8 +20,8 @@ import (
 // Defaults for the zero values of [Options].
 const (
 	DefaultPort         = 25
-	DefaultMaxConns     = 20
-	DefaultMaxPerDomain = 2
+	DefaultMaxConns     = 32
+	DefaultMaxPerDomain = 4
 	DefaultExpire       = 5 * 24 * time.Hour
 	DefaultDelayNotice  = 4 * time.Hour
 )
@@ -100,8 +100,16 @@ type Queue struct {
 	db     *bolt.DB
 
 	seq   atomic.Uint32 // orders ids enqueued within one clock tick
-	runMu sync.Mutex    // one RunOnce at a time
 	wake  chan struct{} // buffered(1): work may be due
+	total chan struct{} // one token per open connection (MaxConns)
+	slots *domainSlots  // per-domain connection caps (MaxPerDomain)
+
+	// runMu is held shared by every run and exclusively by Close.
+	runMu    sync.RWMutex
+	flightMu sync.Mutex      // guards inflight and makes claims atomic
+	inflight map[string]bool // recipient keys a run is attempting
+	finishMu sync.Mutex      // one report/clean-up pass at a time
+	runs     sync.WaitGroup  // runs started by the scheduler
 
 	mu      sync.Mutex
 	stop    context.CancelFunc
@@ -146,10 +154,13 @@ func Open(opts Options) (*Queue, error) {
 		opts.IsLocal = func(string) bool { return false }
 	}
 	q := &Queue{
-		opts:   opts,
-		log:    opts.Logger.With("component", "queue"),
-		msgDir: filepath.Join(opts.Dir, "msg"),
-		wake:   make(chan struct{}, 1),
+		opts:     opts,
+		log:      opts.Logger.With("component", "queue"),
+		msgDir:   filepath.Join(opts.Dir, "msg"),
+		wake:     make(chan struct{}, 1),
+		total:    make(chan struct{}, opts.MaxConns),
+		slots:    &domainSlots{max: opts.MaxPerDomain, m: map[string]*domainSlot{}},
+		inflight: map[string]bool{},
 	}
 	if err := os.MkdirAll(q.msgDir, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -180,23 +191,51 @@ func (q *Queue) Start(ctx context.Context) {
 	go q.schedule(ctx, q.stopped)
 }
 
+// coalesce is how long the scheduler lets newly due mail gather while a run
+// is in progress before it starts another run beside it: long enough that
+// under load one connection carries many messages, short enough that a
+// slow destination does not hold up the rest of the queue.
+const coalesce = time.Second
+
 func (q *Queue) schedule(ctx context.Context, done chan struct{}) {
 	defer close(done)
+	var active atomic.Int32
+	var lastStart time.Time
 	for {
-		if err := q.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			q.log.Error("queue run failed", "err", err)
+		// Claim what is due and deliver it in the background; the run
+		// wakes the loop again when it ends.
+		if active.Load() == 0 || time.Since(lastStart) >= coalesce {
+			if work, err := q.claim(); err != nil {
+				q.log.Error("queue scan failed", "err", err)
+			} else if len(work) > 0 {
+				active.Add(1)
+				lastStart = time.Now()
+				q.runs.Add(1)
+				go func() {
+					defer q.runs.Done()
+					if err := q.deliver(ctx, work); err != nil && ctx.Err() == nil {
+						q.log.Error("queue run failed", "err", err)
+					}
+					active.Add(-1)
+					q.poke()
+				}()
+			}
 		}
 		wait := time.Hour
 		if next, ok, err := q.nextDue(); err != nil {
 			q.log.Error("queue scan failed", "err", err)
 			wait = time.Minute
 		} else if ok {
-			wait = max(next.Sub(q.opts.Now()), time.Second)
+			wait = max(next.Sub(q.opts.Now()), 0)
+		}
+		if active.Load() > 0 {
+			wait = max(wait, coalesce-time.Since(lastStart))
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			q.runs.Wait()
 			return
 		case <-q.wake:
 		case <-t.C:
@@ -224,7 +263,7 @@ func (q *Queue) Close() error {
 		stop()
 		<-stopped
 	}
-	q.runMu.Lock() // wait for a RunOnce started by someone else
+	q.runMu.Lock() // wait for RunOnce calls made by others
 	defer q.runMu.Unlock()
 	return q.db.Close()
 }

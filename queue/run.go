@@ -14,23 +14,37 @@ type job struct {
 
 // RunOnce attempts every recipient due now and returns when those attempts
 // have finished and their results, reports and clean-up are committed.
-// Tests call it after moving Options.Now; the scheduler calls it in a loop.
+// Tests call it after moving Options.Now. Recipients another run is
+// already attempting are left to it.
 func (q *Queue) RunOnce(ctx context.Context) error {
-	q.runMu.Lock()
-	defer q.runMu.Unlock()
+	q.runMu.RLock()
+	defer q.runMu.RUnlock()
+	work, err := q.claim()
+	if err != nil {
+		return err
+	}
+	return q.deliver(ctx, work)
+}
+
+// claim collects the due recipients that no run is attempting yet, grouped
+// by destination domain, and marks them in flight.
+func (q *Queue) claim() (map[string][]job, error) {
+	q.flightMu.Lock()
+	defer q.flightMu.Unlock()
 	now := q.opts.Now()
 	msgs, err := q.loadAll()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byDomain := map[string][]job{}
 	for _, m := range msgs {
 		per := map[string][]rcptRef{}
 		var order []string
 		for _, r := range m.rcpts {
-			if r.rec.Status != stQueued || r.rec.NextTry.After(now) {
+			if r.rec.Status != stQueued || r.rec.NextTry.After(now) || q.inflight[string(r.key)] {
 				continue
 			}
+			q.inflight[string(r.key)] = true
 			d := domainOf(r.rec.Rcpt)
 			if q.opts.Smarthost != nil {
 				d = "" // one destination: the relay
@@ -44,13 +58,18 @@ func (q *Queue) RunOnce(ctx context.Context) error {
 			byDomain[d] = append(byDomain[d], job{m: m, rcpts: per[d]})
 		}
 	}
+	return byDomain, nil
+}
+
+// deliver attempts claimed work: per domain up to MaxPerDomain workers,
+// each with one connection for all the messages it takes, under the
+// queue-wide caps. Then it releases the claim and sends due reports.
+func (q *Queue) deliver(ctx context.Context, byDomain map[string][]job) error {
 	domains := make([]string, 0, len(byDomain))
 	for d := range byDomain {
 		domains = append(domains, d)
 	}
 	sort.Strings(domains)
-
-	total := make(chan struct{}, q.opts.MaxConns)
 	var wg sync.WaitGroup
 	for _, d := range domains {
 		jobs := make(chan job, len(byDomain[d]))
@@ -62,21 +81,83 @@ func (q *Queue) RunOnce(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				// Domain slot first, then a total slot: a worker waiting for
+				// a busy domain does not hold a connection others could use.
+				if !q.slots.acquire(ctx, d) {
+					return
+				}
+				defer q.slots.release(d)
 				select {
-				case total <- struct{}{}:
+				case q.total <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
-				defer func() { <-total }()
+				defer func() { <-q.total }()
 				q.worker(ctx, d, jobs)
 			}()
 		}
 	}
 	wg.Wait()
+	q.flightMu.Lock()
+	for _, js := range byDomain {
+		for _, j := range js {
+			for _, r := range j.rcpts {
+				delete(q.inflight, string(r.key))
+			}
+		}
+	}
+	q.flightMu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return q.finish(ctx)
+}
+
+// domainSlots caps connections per destination domain across concurrent
+// runs. Entries live only while someone holds or waits for a slot.
+type domainSlots struct {
+	max int
+	mu  sync.Mutex
+	m   map[string]*domainSlot
+}
+
+type domainSlot struct {
+	ch    chan struct{}
+	users int
+}
+
+func (s *domainSlots) acquire(ctx context.Context, d string) bool {
+	s.mu.Lock()
+	sl := s.m[d]
+	if sl == nil {
+		sl = &domainSlot{ch: make(chan struct{}, s.max)}
+		s.m[d] = sl
+	}
+	sl.users++
+	s.mu.Unlock()
+	select {
+	case sl.ch <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		s.leave(d, sl)
+		return false
+	}
+}
+
+func (s *domainSlots) release(d string) {
+	s.mu.Lock()
+	sl := s.m[d]
+	s.mu.Unlock()
+	<-sl.ch
+	s.leave(d, sl)
+}
+
+func (s *domainSlots) leave(d string, sl *domainSlot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl.users--; sl.users == 0 {
+		delete(s.m, d)
+	}
 }
 
 // worker delivers jobs for one domain over one connection, opened at the
@@ -163,7 +244,10 @@ func (q *Queue) record(m *message, rcpts []rcptRef, res []result) error {
 }
 
 // finish sends the reports that are due and removes finished messages.
+// One at a time, so that concurrent runs never send a report twice.
 func (q *Queue) finish(ctx context.Context) error {
+	q.finishMu.Lock()
+	defer q.finishMu.Unlock()
 	msgs, err := q.loadAll()
 	if err != nil {
 		return err

@@ -158,12 +158,18 @@ func (q *Queue) loadAll() ([]*message, error) {
 	return out, err
 }
 
-// nextDue returns the earliest NextTry of a queued recipient.
+// nextDue returns the earliest NextTry of a queued recipient that no run
+// is attempting.
 func (q *Queue) nextDue() (time.Time, bool, error) {
 	var next time.Time
 	found := false
+	q.flightMu.Lock()
+	defer q.flightMu.Unlock()
 	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRcpt).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketRcpt).ForEach(func(k, v []byte) error {
+			if q.inflight[string(k)] {
+				return nil
+			}
 			var r rcptRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
@@ -183,7 +189,9 @@ func (q *Queue) saveRcpts(refs []rcptRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	return q.db.Update(func(tx *bolt.Tx) error {
+	// Batch shares one commit (one fsync) among the workers recording at
+	// the same moment; the function is idempotent, as Batch requires.
+	return q.db.Batch(func(tx *bolt.Tx) error {
 		rb := tx.Bucket(bucketRcpt)
 		for _, r := range refs {
 			if rb.Get(r.key) == nil {
