@@ -26,6 +26,10 @@ type Delivery struct {
 	size int64
 	err  error
 	done bool
+
+	syncMu  sync.Mutex
+	synced  bool
+	syncErr error
 }
 
 // BeginDelivery starts a two-phase delivery: write the body, then Commit
@@ -77,7 +81,7 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 	if d.err != nil {
 		return nil, d.err
 	}
-	if err := d.finish(); err != nil {
+	if err := d.flush(); err != nil {
 		return nil, err
 	}
 	if date.IsZero() {
@@ -122,7 +126,7 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 			for j, i := range idx {
 				boxes[j] = targets[i].Mailbox
 			}
-			res := a.deliver(ctx, d.path, d.size, cache, date, flagSet{}, boxes)
+			res := a.deliver(ctx, d.path, d.size, cache, date, flagSet{}, boxes, d.syncOnce)
 			for j, i := range idx {
 				results[i].UID, results[i].Err = res[j].uid, res[j].err
 			}
@@ -132,17 +136,29 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 	return results, nil
 }
 
-// finish flushes and fsyncs the body file.
-func (d *Delivery) finish() error {
+// flush writes buffered body bytes to the file.
+func (d *Delivery) flush() error {
 	if err := d.w.Flush(); err != nil {
 		return fmt.Errorf("storage: write body: %w", err)
 	}
-	if !d.s.opts.NoSync {
-		if err := d.f.Sync(); err != nil {
-			return fmt.Errorf("storage: sync body: %w", err)
+	return nil
+}
+
+// syncOnce fsyncs the body file once, however many accounts link it.
+// deliver calls it after linking, so on journaling file systems the
+// links usually reach the disk with the same journal commit and the
+// committer's directory fsync finds little left to do.
+func (d *Delivery) syncOnce() error {
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	if !d.synced && !d.s.opts.NoSync {
+		d.syncErr = d.f.Sync()
+		if d.syncErr != nil {
+			d.syncErr = fmt.Errorf("storage: sync body: %w", d.syncErr)
 		}
 	}
-	return nil
+	d.synced = true
+	return d.syncErr
 }
 
 // Abort discards the delivery; it is safe after Commit (then a no-op,
@@ -175,7 +191,10 @@ type deliverResult struct {
 // deliver links the file at src into each mailbox's cur/ and commits them
 // in one group commit. Each mailbox is all or nothing: a failed target's
 // link is removed.
-func (a *Account) deliver(ctx context.Context, src string, size int64, cache []byte, date time.Time, flags flagSet, mailboxes []string) []deliverResult {
+//
+// syncFile makes the source file's bytes durable; it is called after the
+// links are made and before the index commit.
+func (a *Account) deliver(ctx context.Context, src string, size int64, cache []byte, date time.Time, flags flagSet, mailboxes []string, syncFile func() error) []deliverResult {
 	res := make([]deliverResult, len(mailboxes))
 	names := make([]string, len(mailboxes))
 	files := make([]string, len(mailboxes)) // full paths of links made
@@ -204,45 +223,55 @@ func (a *Account) deliver(ctx context.Context, src string, size int64, cache []b
 		}
 	}
 	date = date.Round(0)
-	err := a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
-		var ch []Change
-		var added int64
-		q := a.store.quota(a.name)
-		var used int64
-		if q > 0 {
-			var err error
-			if used, err = usage(tx); err != nil {
-				return nil, err
+	// The body is fsynced here, by the delivering goroutine, in parallel
+	// with other deliveries (the file system folds concurrent fsyncs into
+	// shared journal commits) and with the committer's current commit;
+	// the committer then fsyncs the directories and commits the index.
+	var err error
+	if len(dirs) > 0 {
+		err = syncFile()
+	}
+	if err == nil {
+		err = a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
+			var ch []Change
+			var added int64
+			q := a.store.quota(a.name)
+			var used int64
+			if q > 0 {
+				var err error
+				if used, err = usage(tx); err != nil {
+					return nil, err
+				}
 			}
-		}
-		for i := range mailboxes {
-			if files[i] == "" {
-				continue
+			for i := range mailboxes {
+				if files[i] == "" {
+					continue
+				}
+				res[i].uid, res[i].uidValidity, res[i].err = 0, 0, nil
+				m, err := loadMbox(tx, names[i])
+				if err != nil {
+					res[i].err = err
+					continue
+				}
+				if q > 0 && used+added+size > q {
+					res[i].err = fmt.Errorf("%w: %s", ErrOverQuota, a.name)
+					continue
+				}
+				r := &msgRec{flags: flags, date: date.UnixNano(), size: size, file: filepath.Base(files[i])}
+				uid, err := m.add(r, cache)
+				if err != nil {
+					return nil, err
+				}
+				if err := m.save(); err != nil {
+					return nil, err
+				}
+				added += size
+				res[i].uid, res[i].uidValidity = uid, m.info.UIDValidity
+				ch = append(ch, Change{Kind: ChangeMessageAdded, Mailbox: names[i], UID: uid, Flags: flags.list(), ModSeq: r.modseq})
 			}
-			res[i].uid, res[i].uidValidity, res[i].err = 0, 0, nil
-			m, err := loadMbox(tx, names[i])
-			if err != nil {
-				res[i].err = err
-				continue
-			}
-			if q > 0 && used+added+size > q {
-				res[i].err = fmt.Errorf("%w: %s", ErrOverQuota, a.name)
-				continue
-			}
-			r := &msgRec{flags: flags, date: date.UnixNano(), size: size, file: filepath.Base(files[i])}
-			uid, err := m.add(r, cache)
-			if err != nil {
-				return nil, err
-			}
-			if err := m.save(); err != nil {
-				return nil, err
-			}
-			added += size
-			res[i].uid, res[i].uidValidity = uid, m.info.UIDValidity
-			ch = append(ch, Change{Kind: ChangeMessageAdded, Mailbox: names[i], UID: uid, Flags: flags.list(), ModSeq: r.modseq})
-		}
-		return ch, nil
-	})
+			return ch, nil
+		})
+	}
 	for i := range res {
 		if err != nil && files[i] != "" {
 			res[i] = deliverResult{err: err}
@@ -269,7 +298,7 @@ func (a *Account) Append(ctx context.Context, mailbox string, r io.Reader, flags
 	if _, err := io.Copy(d, r); err != nil {
 		return 0, 0, err
 	}
-	if err := d.finish(); err != nil {
+	if err := d.flush(); err != nil {
 		return 0, 0, err
 	}
 	body, err := os.ReadFile(d.path)
@@ -280,6 +309,6 @@ func (a *Account) Append(ctx context.Context, mailbox string, r io.Reader, flags
 	if date.IsZero() {
 		date = time.Now()
 	}
-	res := a.deliver(ctx, d.path, d.size, cache, date, parseFlags(flags), []string{name})
+	res := a.deliver(ctx, d.path, d.size, cache, date, parseFlags(flags), []string{name}, d.syncOnce)
 	return res[0].uidValidity, res[0].uid, res[0].err
 }
