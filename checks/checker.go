@@ -117,6 +117,10 @@ type Options struct {
 	// record") are remembered; failures never are. Zero means one minute;
 	// negative disables the cache. DNSBL answers are not cached here.
 	DNSCacheTTL time.Duration
+	// MessageTimeout bounds the DNS work of one CheckMessage (SPF may
+	// take up to 10 sequential lookups); results not in by then are
+	// temperror. Zero means 30 seconds.
+	MessageTimeout time.Duration
 	// DNSBLTimeout bounds the DNSBL lookups of one connection; zero means
 	// 5 seconds. A zone that does not answer in time is not a listing.
 	DNSBLTimeout time.Duration
@@ -133,6 +137,7 @@ type Checker struct {
 	now          func() time.Time
 	maxSigs      int
 	dnsblTimeout time.Duration
+	msgTimeout   time.Duration
 	connLimit    *limiter
 	msgLimit     *limiter
 }
@@ -172,6 +177,7 @@ func New(opts Options) (*Checker, error) {
 		now:          opts.Now,
 		maxSigs:      opts.MaxDKIMSignatures,
 		dnsblTimeout: opts.DNSBLTimeout,
+		msgTimeout:   opts.MessageTimeout,
 	}
 	if c.res == nil {
 		c.res = net.DefaultResolver
@@ -187,6 +193,9 @@ func New(opts Options) (*Checker, error) {
 	}
 	if c.maxSigs <= 0 {
 		c.maxSigs = 5
+	}
+	if c.msgTimeout <= 0 {
+		c.msgTimeout = 30 * time.Second
 	}
 	if c.dnsblTimeout <= 0 {
 		c.dnsblTimeout = 5 * time.Second

@@ -1,8 +1,13 @@
 package checks
 
 import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestDKIMPassAndFail(t *testing.T) {
@@ -99,5 +104,26 @@ func TestDKIMEverySignature(t *testing.T) {
 	if !strings.Contains(v.Header, "dkim=permerror") || !strings.Contains(v.Header, "dkim=pass") ||
 		strings.Index(v.Header, "dkim=permerror") > strings.Index(v.Header, "dkim=pass") {
 		t.Errorf("want permerror (third.example, outermost) then pass: %q", v.Header)
+	}
+}
+
+// TestReadError: a message that cannot be read (our spool, not the
+// sender) is a temporary failure, in the header or in the body.
+func TestReadError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	k := newEd25519Key(t, "signer.example", "s")
+	h.dns.Add(k.record(t))
+	signed := k.sign(t, message("a@signer.example"))
+	env := Envelope{RemoteIP: netip.MustParseAddr("127.0.0.1"), Helo: "c.example", MailFrom: "a@signer.example"}
+	for _, cut := range []int{10, len(signed) - 3} {
+		r := io.MultiReader(strings.NewReader(signed[:cut]), iotest.ErrReader(errors.New("disk on fire")))
+		v := h.c.CheckMessage(context.Background(), env, r)
+		if v.Action != Reject || v.Reject == nil || v.Reject.String() != "451 4.3.0 Temporary local problem, try again later" {
+			t.Errorf("cut at %d: %v %v", cut, v.Action, v.Reject)
+		}
+	}
+	if Accept.String() != "accept" || Junk.String() != "junk" || Reject.String() != "reject" {
+		t.Error("Action.String")
 	}
 }

@@ -2,7 +2,6 @@ package checks
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -19,19 +18,25 @@ import (
 // failure to read msg is a temporary rejection. It logs one line per
 // message.
 func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader) Verdict {
+	ctx, cancel := context.WithTimeout(ctx, c.msgTimeout)
+	defer cancel()
 	ip := env.RemoteIP.Unmap()
 	spfCh := make(chan spfOutcome, 1)
 	go func() { spfCh <- c.checkSPF(ctx, ip, env.Helo, env.MailFrom) }()
 
-	br := bufio.NewReader(msg)
+	rec := &errRecorder{r: msg}
+	br := bufio.NewReader(rec)
 	fields, raw, err := readHeader(br)
 	var sigs []dkimOutcome
 	if err == nil {
-		sigs = c.verifyDKIM(ctx, fields, io.MultiReader(bytes.NewReader(raw), br))
+		sigs = c.verifyDKIM(ctx, fields, &replayReader{head: raw, rest: br})
 	}
 	spfRes := <-spfCh
-	if err != nil {
-		c.log.Error("reading message for checks", "ip", ip.String(), "err", err)
+	if rec.err != nil {
+		// We could not read the message we were given (a spool or
+		// network problem on our side): judging half a message would be
+		// wrong, so ask the client to try again.
+		c.log.Error("reading message for checks", "ip", ip.String(), "err", rec.err)
 		return Verdict{Action: Reject, Reject: &Rejection{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary local problem, try again later"}}
 	}
 	from := parseFrom(fields)
@@ -40,6 +45,39 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 	v.Header = c.authResults(env, spfRes, sigs, dm, from)
 	c.logMessage(env, from, spfRes, sigs, dm, v)
 	return v
+}
+
+// errRecorder remembers the first error other than io.EOF from r: the
+// DKIM library folds read errors into its results, and a read error is
+// ours, not the sender's.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// replayReader reads head, then rest. Unlike io.MultiReader it has no
+// WriteTo, which would allocate a 32 KiB copy buffer per message inside
+// the DKIM verifier.
+type replayReader struct {
+	head []byte
+	rest io.Reader
+}
+
+func (r *replayReader) Read(p []byte) (int, error) {
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
+	}
+	return r.rest.Read(p)
 }
 
 // decide turns the results into an action. Only DMARC rejects; see doc.go
