@@ -219,3 +219,31 @@ func TestSchedulerDeliversOnEnqueue(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSlowDestinationDoesNotBlockOthers: while one remote hangs in DATA,
+// mail enqueued meanwhile for another domain is still delivered by the
+// running scheduler.
+func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	n := newFakeNet(t)
+	n.mx("slow.example", 10, "mx.slow.example", "127.0.0.2")
+	n.mx("fast.example", 10, "mx.fast.example", "127.0.0.3")
+	slow := n.sink(t, "mx.slow.example", "127.0.0.2", sinkOpts{})
+	fast := n.sink(t, "mx.fast.example", "127.0.0.3", sinkOpts{})
+	inData, release := make(chan struct{}), make(chan struct{})
+	slow.dataFn = func([]byte) error {
+		close(inData)
+		<-release
+		return nil
+	}
+	e := newEnv(t, n, func(o *Options) { o.Now = nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.q.Start(ctx)
+	e.enqueue(t, "alice@example.org", []string{"x@slow.example"}, testMessage("alice@example.org", "slow"))
+	<-inData
+	e.enqueue(t, "alice@example.org", []string{"y@fast.example"}, testMessage("alice@example.org", "fast"))
+	fast.wait(t, 1)
+	close(release)
+	slow.wait(t, 1)
+}
