@@ -166,3 +166,5 @@ func (a *fakeAuth) Authenticate(ctx context.Context, user, pass string, remote n
 	}
 	return "", fmt.Errorf("login %q: %w", user, auth.ErrBadCredentials)
 }
+
+var errInternalForTest = fmt.Errorf("index corrupt at /var/secret")

@@ -55,6 +55,13 @@ type testServer struct {
 // with users bob/secret and alice/wonder, and a trace log.
 func newTestServer(t *testing.T, configure func(*Options)) *testServer {
 	t.Helper()
+	return newTestServerHook(t, configure, nil)
+}
+
+// newTestServerHook is newTestServer with a hook that may change the
+// Server's fields before it starts serving.
+func newTestServerHook(t *testing.T, configure func(*Options), hook func(*testServer)) *testServer {
+	t.Helper()
 	ts := &testServer{
 		store: newFakeStore(),
 		auth:  &fakeAuth{users: map[string]string{"bob": "secret", "alice": "wonder land"}},
@@ -75,6 +82,9 @@ func newTestServer(t *testing.T, configure func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	ts.srv = srv
+	if hook != nil {
+		hook(ts)
+	}
 	ts.addr = serveOn(t, srv.Serve)
 	t.Cleanup(func() { srv.Close() })
 	return ts

@@ -146,12 +146,13 @@ func refuse(c net.Conn, implicitTLS bool) {
 // handle runs one connection; a panic closes only this connection.
 func (s *Server) handle(sess *session, implicitTLS bool) {
 	defer s.forget(sess)
+	defer sess.conn.Close()
+	// Runs first: the maildrop lock is already released by run's defer.
 	defer func() {
 		if v := recover(); v != nil {
 			sess.log.Error("panic in session", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
-	defer sess.conn.Close()
 	if implicitTLS {
 		tc := tls.Server(sess.conn, s.opts.TLSConfig)
 		ctx, cancel := context.WithTimeout(s.ctx, defaultHandshakeTimeout)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -170,8 +171,9 @@ func TestTranscriptDroppedAfterDele(t *testing.T) {
 
 func TestTranscriptIdleTimeout(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, nil)
-	ts.srv.idleTimeout = 300 * 1e6 // 300ms; New refuses less than 10 minutes
+	ts := newTestServerHook(t, nil, func(ts *testServer) {
+		ts.srv.idleTimeout = 300 * time.Millisecond // New refuses < 10 minutes
+	})
 	d := seedBob(ts)
 	c := ts.login(t)
 	c.run(`
