@@ -27,7 +27,8 @@
 // A-labels ("xn--..."). Local parts of users and aliases are RFC 5322
 // dot-atoms of at most 64 octets, UTF-8 allowed (RFC 6531), without '+'
 // (reserved for tags: "user+tag@dom" reaches "user@dom") and without '/'.
-// Quoted local parts and address literals are not supported. Mail
+// Quoted local parts are not supported; an address literal
+// ("bob@[192.0.2.1]") is never local. Mail
 // addressed to a local domain is looked up case-insensitively; see Resolve
 // for the order (user, alias, +tag, catch-all, postmaster fallback) and
 // CanSendAs for the sending rule ("you may send as what you receive").
@@ -39,7 +40,11 @@
 // ("$argon2id$v=19$m=19456,t=2,p=1$salt$hash") and verified with the
 // parameters stored in each hash, in constant time. A login for an unknown
 // user verifies a dummy hash of the same cost. At most GOMAXPROCS hashes
-// run at once, bounding memory under a login flood.
+// run at once, bounding memory under a login flood. A hash made with other
+// parameters than the current ones is replaced at the user's next
+// successful login. Passwords are compared byte for byte (no SASLprep or
+// Unicode normalisation); they may not be empty, longer than 1024 octets,
+// or contain NUL, CR or LF, which no login command could carry.
 //
 // Failed logins are counted per remote IPv4 address or IPv6 /64 and per
 // account name (see ThrottleOptions): after Free failures each further
