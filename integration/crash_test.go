@@ -20,6 +20,12 @@ import (
 
 // sendInbound delivers one message over the inbound SMTP listener.
 func sendInbound(addr, rcpt, subject string) error {
+	msg := fmt.Sprintf("From: sender@example.net\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@example.net>\r\n\r\nbody of %s\r\n", rcpt, subject, subject, subject)
+	return sendRaw(addr, "sender@example.net", rcpt, msg)
+}
+
+// sendRaw delivers msg over plain SMTP to addr.
+func sendRaw(addr, from, rcpt, msg string) error {
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		return err
@@ -28,8 +34,7 @@ func sendInbound(addr, rcpt, subject string) error {
 	if err := c.Hello("client.example.net"); err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("From: sender@example.net\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@example.net>\r\n\r\nbody of %s\r\n", rcpt, subject, subject, subject)
-	if err := c.SendMail("sender@example.net", []string{rcpt}, strings.NewReader(msg)); err != nil {
+	if err := c.SendMail(from, []string{rcpt}, strings.NewReader(msg)); err != nil {
 		return err
 	}
 	return c.Quit()

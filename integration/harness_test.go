@@ -217,3 +217,21 @@ func containsString(ss []string, s string) bool {
 	}
 	return false
 }
+
+// setListen changes one listener's address in the config file (before
+// start).
+func (in *instance) setListen(name, addr string) {
+	in.t.Helper()
+	b, err := os.ReadFile(in.config)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	old := fmt.Sprintf("%s = \"127.0.0.1:0\"\n", name)
+	if !strings.Contains(string(b), old) {
+		in.t.Fatalf("config has no %q", old)
+	}
+	s := strings.Replace(string(b), old, fmt.Sprintf("%s = %q\n", name, addr), 1)
+	if err := os.WriteFile(in.config, []byte(s), 0o600); err != nil {
+		in.t.Fatal(err)
+	}
+}
