@@ -23,7 +23,10 @@ func (s *session) Data(r io.Reader) (err error) {
 	defer sp.Close()
 	var lines lineEndChecker
 	dr := &deadlineReader{r: r, c: s.c, d: s.srv.opts.ReadTimeout}
-	if err := copyData(sp, &lines, dr); err != nil {
+	buf := s.srv.bufs.Get().(*[]byte)
+	err = copyData(sp, &lines, dr, *buf)
+	s.srv.bufs.Put(buf)
+	if err != nil {
 		return s.fail(err)
 	}
 	if lines.Bad() {
@@ -90,8 +93,7 @@ func (s *session) receive(sp *spool, id string, now time.Time) (result, error) {
 }
 
 // copyData reads the message into the spool while watching line ends.
-func copyData(sp *spool, lines *lineEndChecker, r io.Reader) error {
-	buf := make([]byte, 32<<10)
+func copyData(sp *spool, lines *lineEndChecker, r io.Reader, buf []byte) error {
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {

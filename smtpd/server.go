@@ -123,11 +123,14 @@ type Server struct {
 	conns     map[*conn]struct{}
 	listeners []*listener
 	closing   bool
+
+	bufs sync.Pool // *[]byte of copyBufSize, for reading DATA
 }
 
 const (
 	defaultMaxMessageBytes = 25 << 20
 	memSpoolLimit          = 1 << 20
+	copyBufSize            = 32 << 10
 )
 
 // New checks opts and returns a Server.
@@ -163,6 +166,7 @@ func New(opts Options) (*Server, error) {
 		perIP:  make(map[netip.Addr]int),
 		conns:  make(map[*conn]struct{}),
 	}
+	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	be := smtp.BackendFunc(s.newSession)
 	ss := smtp.NewServer(be)
 	ss.Domain = opts.Hostname

@@ -1,0 +1,147 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// benchMessage is a 4 KiB message.
+func benchMessage() []byte {
+	var b strings.Builder
+	b.WriteString("From: Alice <alice@remote.org>\r\nTo: user@example.com\r\nSubject: benchmark\r\n" +
+		"Date: Thu, 26 Nov 2026 01:00:00 +0000\r\nMessage-ID: <bench@remote.org>\r\n\r\n")
+	line := strings.Repeat("0123456789", 7) + "abcdefgh\r\n" // 80 bytes
+	for b.Len()+len(line) <= 4096 {
+		b.WriteString(line)
+	}
+	for b.Len() < 4094 {
+		b.WriteByte('x')
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
+// BenchmarkInbound measures messages accepted and durably delivered (real
+// store, fsync on) over loopback, with 1 and 16 concurrent clients, plain
+// and with STARTTLS. Each client keeps one connection and sends message
+// after message to its own recipient.
+func BenchmarkInbound(b *testing.B) {
+	benchMatrix(b, func(b *testing.B, clients int, useTLS bool) {
+		e := newRealEnv(b, Inbound, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
+		ctx := context.Background()
+		for i := 0; i < clients; i++ {
+			if err := e.db.AddUser(ctx, fmt.Sprintf("u%d@example.com", i), "pw"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		benchInbound(b, e.addr, e.tls, clients, useTLS)
+		// Every acknowledged message is in the store.
+		total := 0
+		for i := 0; i < clients; i++ {
+			total += len(e.messages(b, fmt.Sprintf("u%d@example.com", i), "INBOX"))
+		}
+		if total != b.N {
+			b.Fatalf("store has %d messages, sent %d", total, b.N)
+		}
+	})
+}
+
+// BenchmarkInboundMemStore is BenchmarkInbound over the in-memory fake
+// store: the cost of smtpd, go-smtp and TCP alone.
+func BenchmarkInboundMemStore(b *testing.B) {
+	benchMatrix(b, func(b *testing.B, clients int, useTLS bool) {
+		e := newEnv(b, Inbound, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
+		for i := 0; i < clients; i++ {
+			e.auth.AddUser(fmt.Sprintf("u%d@example.com", i), "pw")
+		}
+		benchInbound(b, e.addr, e.tls, clients, useTLS)
+		if n := e.store.Count(); n != b.N {
+			b.Fatalf("store has %d messages, sent %d", n, b.N)
+		}
+	})
+}
+
+func benchMatrix(b *testing.B, f func(b *testing.B, clients int, useTLS bool)) {
+	for _, useTLS := range []bool{false, true} {
+		for _, clients := range []int{1, 16} {
+			name := fmt.Sprintf("plain/clients=%d", clients)
+			if useTLS {
+				name = fmt.Sprintf("starttls/clients=%d", clients)
+			}
+			b.Run(name, func(b *testing.B) { f(b, clients, useTLS) })
+		}
+	}
+}
+
+func benchInbound(b *testing.B, addr string, cfg *tls.Config, clients int, useTLS bool) {
+	msg := benchMessage()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			more := func() bool { return next.Add(1) <= int64(b.N) }
+			if err := benchClient(addr, cfg, fmt.Sprintf("u%d@example.com", i), msg, useTLS, more); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msg/s")
+}
+
+func benchClient(addr string, cfg *tls.Config, rcpt string, msg []byte, useTLS bool, more func() bool) error {
+	var c *smtp.Client
+	var err error
+	if useTLS {
+		c, err = smtp.DialStartTLS(addr, cfg)
+	} else {
+		c, err = smtp.Dial(addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("bench.example"); err != nil {
+		return err
+	}
+	for more() {
+		if err := c.Mail("alice@remote.org", nil); err != nil {
+			return err
+		}
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return err
+		}
+		w, err := c.Data()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(msg); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return c.Quit()
+}
