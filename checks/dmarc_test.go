@@ -213,6 +213,7 @@ func TestFromProblems(t *testing.T) {
 		{"two domains in one From", k.sign(t, "From: a@good.example, b@evil.example\r\n"+base[len("From: a@good.example\r\n"):]), Reject, "fail"},
 		{"missing From", base[len("From: a@good.example\r\n"):], Junk, "none"},
 		{"unparsable From", "From: <<<@>>>\r\n" + base[len("From: a@good.example\r\n"):], Junk, "permerror"},
+		{"display name in an unusual charset", k.sign(t, "From: =?iso-2022-jp?B?GyRCJEskWyRzGyhC?= <a@good.example>\r\n"+base[len("From: a@good.example\r\n"):]), Accept, "pass"},
 		{"two mailboxes, one domain", k.sign(t, "From: a@good.example, b@good.example\r\n"+base[len("From: a@good.example\r\n"):]), Accept, "pass"},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"mime"
 	"net/mail"
 	"strings"
 
@@ -92,7 +93,7 @@ func parseFrom(fields []headerField) fromHeader {
 
 func parseFromValue(v string) fromHeader {
 	v = unfold(v)
-	list, err := mail.ParseAddressList(v)
+	list, err := parseAddressList(v)
 	if err != nil || len(list) == 0 {
 		return fromHeader{Problem: "unparsable", Address: sanitize(strings.TrimSpace(v), 200)}
 	}
@@ -113,6 +114,17 @@ func parseFromValue(v string) fromHeader {
 		}
 	}
 	return fh
+}
+
+// parseAddressList parses addresses whatever the charset of RFC 2047
+// words in display names: only the address matters here, and net/mail
+// alone rejects any charset but UTF-8, ISO-8859-1 and US-ASCII (so a
+// Japanese sender's name in ISO-2022-JP would make the From: unparsable).
+func parseAddressList(v string) ([]*mail.Address, error) {
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(_ string, input io.Reader) (io.Reader, error) { return input, nil },
+	}}
+	return p.ParseList(v)
 }
 
 // unfold removes the CRLFs of folded header lines (RFC 5322 2.2.3).
