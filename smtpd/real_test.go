@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"postel/auth"
 	"postel/delivery"
@@ -42,6 +43,8 @@ func newRealEnv(t testing.TB, mode Mode, mutate func(*Options)) *realEnv {
 		Path:   filepath.Join(dir, "accounts.db"),
 		Logger: logger,
 		Hash:   auth.HashParams{Memory: 64, Time: 1, Threads: 1},
+		// Fast throttling so tests can reach the lockout quickly.
+		Throttle: auth.ThrottleOptions{Free: 2, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, Lockout: 5, Window: time.Hour},
 	})
 	if err != nil {
 		t.Fatal(err)

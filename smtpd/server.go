@@ -160,6 +160,9 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	setDefaults(&opts)
+	if err := os.MkdirAll(opts.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("smtpd: spool directory: %w", err)
+	}
 	s := &Server{
 		opts:   opts,
 		logger: opts.Logger,
