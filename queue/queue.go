@@ -207,6 +207,12 @@ func (q *Queue) schedule(ctx context.Context, done chan struct{}) {
 		if active.Load() == 0 || time.Since(lastStart) >= coalesce {
 			if work, err := q.claim(); err != nil {
 				q.log.Error("queue scan failed", "err", err)
+			} else if len(work) == 0 && active.Load() == 0 {
+				// Nothing to deliver: still send reports a failed local
+				// delivery left pending, and delay notices that fell due.
+				if err := q.finish(ctx); err != nil && ctx.Err() == nil {
+					q.log.Error("queue report pass failed", "err", err)
+				}
 			} else if len(work) > 0 {
 				active.Add(1)
 				lastStart = time.Now()
@@ -221,12 +227,13 @@ func (q *Queue) schedule(ctx context.Context, done chan struct{}) {
 				}()
 			}
 		}
-		wait := time.Hour
+		// Idle wake-ups every few minutes retry pending reports.
+		wait := 5 * time.Minute
 		if next, ok, err := q.nextDue(); err != nil {
 			q.log.Error("queue scan failed", "err", err)
 			wait = time.Minute
 		} else if ok {
-			wait = max(next.Sub(q.opts.Now()), 0)
+			wait = min(max(next.Sub(q.opts.Now()), 0), wait)
 		}
 		if active.Load() > 0 {
 			wait = max(wait, coalesce-time.Since(lastStart))

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"runtime/debug"
 	"sort"
 	"sync"
 )
@@ -81,6 +82,13 @@ func (q *Queue) deliver(ctx context.Context, byDomain map[string][]job) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() {
+					// A bug in one delivery must not take the server down;
+					// its recipients stay queued and are tried again.
+					if p := recover(); p != nil {
+						q.log.Error("delivery worker panic", "panic", p, "stack", string(debug.Stack()))
+					}
+				}()
 				// Domain slot first, then a total slot: a worker waiting for
 				// a busy domain does not hold a connection others could use.
 				if !q.slots.acquire(ctx, d) {
@@ -161,8 +169,9 @@ func (s *domainSlots) leave(d string, sl *domainSlot) {
 }
 
 // worker delivers jobs for one domain over one connection, opened at the
-// first job. If it cannot be opened, every job it takes fails the same way
-// (no reconnect per message: the hosts were just tried).
+// first job and reopened after a connection is lost. If it cannot be
+// opened, every job it takes fails the same way (no reconnect per message:
+// the hosts were just tried).
 func (q *Queue) worker(ctx context.Context, domain string, jobs <-chan job) {
 	var s *session
 	var connFail *result
@@ -188,11 +197,11 @@ func (q *Queue) worker(ctx context.Context, domain string, jobs <-chan job) {
 			var ok bool
 			res, ok = q.send(s, j.m, j.rcpts)
 			if !ok {
+				// The next job reconnects; if that fails, connFail ends
+				// the worker's attempts for this run.
 				s.c.Close()
 				s.cancel()
 				s = nil
-				r := tempFail("4.4.2", "connection lost")
-				connFail = &r
 			}
 		}
 		if err := q.record(j.m, j.rcpts, res); err != nil {
