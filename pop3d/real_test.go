@@ -163,6 +163,17 @@ func testMessages() []string {
 func needClient(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
+	// A version-manager shim (pyenv) costs seconds per start on a loaded
+	// machine; prefer a real binary further down PATH.
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if strings.Contains(dir, "shims") {
+			continue
+		}
+		if p, err2 := exec.LookPath(filepath.Join(dir, name)); err2 == nil {
+			path, err = p, nil
+			break
+		}
+	}
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is required under CI=true: %v", name, err)
