@@ -92,8 +92,9 @@ func main() {
 }
 
 // run finds the command named by the leading words of args and runs it.
-func run(o *cmdOpts, args []string) error {
-	cmds := commands()
+func run(o *cmdOpts, args []string) error { return runWith(o, commands(), args) }
+
+func runWith(o *cmdOpts, cmds []command, args []string) error {
 	var words []string
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
