@@ -209,10 +209,12 @@ func (c *conn) beginTx() {
 }
 
 // endTx marks the end of a transaction; during Shutdown the connection is
-// closed right after the reply that ends it.
+// closed right after the reply that ends it. The junk budget restarts only
+// if a transaction was open, so a loop of RSETs still runs it down.
 func (c *conn) endTx() {
-	c.inTx.Store(false)
-	c.junk.Store(0)
+	if c.inTx.Swap(false) {
+		c.junk.Store(0)
+	}
 	if c.drain.Load() {
 		c.closeAfter.Store(true)
 	}

@@ -18,6 +18,7 @@ import (
 func (s *session) Data(r io.Reader) (err error) {
 	defer s.recoverPanic(&err)
 	defer s.conn.endTx()
+	began := time.Now()
 	start := s.srv.opts.Now()
 	sp := newSpool(s.srv.opts.SpoolDir, memSpoolLimit)
 	defer sp.Close()
@@ -46,7 +47,7 @@ func (s *session) Data(r io.Reader) (err error) {
 	s.logger.Info("message accepted", "id", id, "from", sanitizeLog(s.from),
 		"rcpts", len(s.rcpts), "local", len(s.local), "remote", len(s.remote),
 		"size", sp.Size(), "mailbox", res.mailbox, "queue_id", res.queueID,
-		"ms", time.Since(start).Milliseconds())
+		"ms", time.Since(began).Milliseconds())
 	return nil
 }
 

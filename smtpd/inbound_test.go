@@ -67,6 +67,12 @@ func TestInboundReplyCodes(t *testing.T) {
 	c.cmd("RCPT TO:<team@example.com>", `^452 4\.2\.2 `) // carol is a target of team
 	c.cmd("DATA", `^502 5\.5\.1`)                        // no recipient accepted
 	c.cmd("RSET", `^250`)
+	c.cmd("MAIL FROM:<josé@remote.org>", `^553 5\.6\.7 `) // RFC 6531 without SMTPUTF8
+	c.cmd("MAIL FROM:<josé@remote.org> SMTPUTF8", `^250`)
+	c.cmd("RCPT TO:<bob@example.com>", `^250`)
+	c.cmd("MAIL FROM:<a@remote.org>", `^250`)
+	c.cmd("RCPT TO:<bøb@example.com>", `^553 5\.6\.7 `)
+	c.cmd("RSET", `^250`)
 	c.cmd("VRFY bob", `^252`)
 	c.cmd("NOOP", `^250`)
 	c.cmd("QUIT", `^221 2\.0\.0`)
@@ -365,6 +371,21 @@ func TestJunkCommandsDisconnect(t *testing.T) {
 		}
 	}
 	t.Fatal("40 NOOPs accepted with a 200-byte junk budget")
+}
+
+func TestRSETDoesNotRefillJunkBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Inbound, func(o *Options) { o.MaxJunkBytes = 200 })
+	c := dial(t, e.addr)
+	c.cmd("EHLO client.example", `^250`)
+	for i := 0; i < 60; i++ {
+		c.send("RSET\r\n")
+		if strings.HasPrefix(c.reply(), "421") {
+			c.expectClosed()
+			return
+		}
+	}
+	t.Fatal("60 RSETs accepted with a 200-byte junk budget")
 }
 
 func TestIdleTimeout(t *testing.T) {

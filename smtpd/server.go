@@ -355,14 +355,16 @@ func (s *Server) release(c *conn) {
 	}
 }
 
-// errorLog adapts slog to go-smtp's Printf logger, which reports accept
-// errors, connection errors and recovered panics (with their stack).
+// errorLog adapts slog to go-smtp's Printf logger. go-smtp reports there
+// the connection errors (mostly the client's doing: failed handshakes,
+// resets) and the panics it recovers outside our session methods (with
+// their stack); ours are logged by session.recoverPanic.
 type errorLog struct{ l *slog.Logger }
 
 func (e errorLog) Printf(format string, v ...any) {
-	e.l.Error("smtp server", "detail", fmt.Sprintf(format, v...))
+	e.l.Warn("smtp connection", "detail", fmt.Sprintf(format, v...))
 }
 
 func (e errorLog) Println(v ...any) {
-	e.l.Error("smtp server", "detail", fmt.Sprint(v...))
+	e.l.Warn("smtp connection", "detail", fmt.Sprint(v...))
 }
