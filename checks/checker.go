@@ -96,8 +96,10 @@ type Options struct {
 	// (e.g. "zen.spamhaus.org"). Empty disables the check.
 	DNSBL []string
 	// IsLocalDomain reports whether a domain is one we host; mail claiming
-	// to be From: such a domain must pass DMARC to reach an INBOX. Nil
-	// means no local domains.
+	// to be From: such a domain (or a subdomain of its organizational
+	// domain) must carry an aligned SPF or DKIM pass to reach an INBOX.
+	// It is called with a lower-case A-label name without trailing dot.
+	// Nil means no local domains.
 	IsLocalDomain func(domain string) bool
 	// Logger receives one line per message checked and one per refused
 	// connection. Nil discards.

@@ -24,6 +24,11 @@
 // exempt from any check here (loopback included): exemptions are the
 // caller's decision.
 //
+// SPF, DKIM and DMARC answers (and "no such record") are cached in memory
+// for Options.DNSCacheTTL (one minute by default; failures are never
+// cached), because net.Resolver does not cache and a busy MX sees the same
+// sender domains over and over. DNSBL answers are not cached.
+//
 // Policy decisions (documented at the decision points in dmarc.go and
 // verdict.go):
 //
@@ -35,15 +40,18 @@
 //     (the compiled-in Public Suffix List, ICANN and private sections). Its
 //     limitation: the list is as fresh as the x/net module in go.mod.
 //   - A message whose From: domain (or its organizational domain) is one of
-//     ours and that does not pass DMARC is never Accept: Junk, or Reject
-//     when we publish p=reject (or sp=reject for a subdomain).
+//     ours and that has no SPF or DKIM pass aligned with it (what DMARC
+//     calls a pass, required here even when we publish no DMARC record)
+//     is never Accept: Junk, or Reject when we publish p=reject (or
+//     sp=reject for a subdomain), whatever pct= says.
 //   - More than one From: field (RFC 5322 3.6 allows exactly one), or one
 //     From: naming addresses in different domains, is treated as a DMARC
 //     fail and rejected with 550 5.7.1: it is the classic way to show the
 //     reader one sender and the checker another. A missing or unparsable
 //     From: cannot be aligned with anything and goes to Junk.
-//   - With no DMARC policy, an SPF "fail" without any passing DKIM
+//   - With no (valid) DMARC policy, an SPF "fail" without any passing DKIM
 //     signature goes to Junk (RFC 7208 8.4 allows rejecting; we file).
+//   - A message we cannot read (our spool failing) is 451 4.3.0.
 //   - DNS trouble never rejects outright: temperror results are recorded
 //     in the header and the message is accepted (or Junk for our own
 //     domains), and a DNSBL lookup that fails is not a listing.
