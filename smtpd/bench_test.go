@@ -42,6 +42,11 @@ func BenchmarkInbound(b *testing.B) {
 			if err := e.db.AddUser(ctx, fmt.Sprintf("u%d@example.com", i), "pw"); err != nil {
 				b.Fatal(err)
 			}
+			// Open the account (Maildirs, index) outside the timing, as a
+			// running server has done long before.
+			if _, err := e.store.Account(ctx, fmt.Sprintf("u%d@example.com", i)); err != nil {
+				b.Fatal(err)
+			}
 		}
 		benchInbound(b, e.addr, e.tls, clients, useTLS)
 		// Every acknowledged message is in the store.
