@@ -67,8 +67,13 @@ func (s *Store) openAccount(name string) (*Account, error) {
 	}
 	a := &Account{store: s, name: name, dir: dir, db: db, noSync: s.opts.NoSync,
 		subs: make(map[*Subscription]struct{})}
+	var stamps map[uint64]int64
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		if err := initIndex(tx); err != nil {
+			return err
+		}
+		var err error
+		if stamps, err = takeStamps(tx); err != nil {
 			return err
 		}
 		if tx.Bucket(bktNames).Get([]byte(Inbox)) != nil {
@@ -93,7 +98,7 @@ func (s *Store) openAccount(name string) (*Account, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: init index of %s: %w", name, err)
 	}
-	if err := a.recover(); err != nil {
+	if err := a.recover(stamps); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: recover %s: %w", name, err)
 	}
@@ -107,6 +112,9 @@ func (a *Account) close() error {
 		a.commit.close()
 		a.closeSubs()
 		a.ns.Lock()
+		if err := a.writeStamps(); err != nil {
+			a.store.log.Warn("storage: write clean-close stamps", "account", a.name, "err", err)
+		}
 		a.closeErr = a.db.Close()
 		a.ns.Unlock()
 	})

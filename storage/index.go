@@ -19,6 +19,7 @@ import (
 //	subs/    canonical name -> "" (subscriptions are names, RFC 9051 6.3.7)
 //	gone/    path relative to the account dir -> "" (files to unlink)
 //	renames/ old dir -> new dir (directory renames in progress)
+//	stamps/  mailbox id -> cur/ mtime at the last clean close (stamps.go)
 //	mb/<id>/ "i" -> mboxInfo (JSON)
 //	         m/  uid (uint32 BE) -> msgRec (compact binary, List reads it)
 //	         c/  uid -> cached envelope and body structure (JSON, Fetch only)
@@ -29,6 +30,7 @@ var (
 	bktGone    = []byte("gone")
 	bktRenames = []byte("renames")
 	bktMB      = []byte("mb")
+	bktStamps  = []byte("stamps")
 	bktMsgs    = []byte("m")
 	bktCache   = []byte("c")
 	keyInfo    = []byte("i")
@@ -364,7 +366,7 @@ func createMbox(tx *bbolt.Tx, name, special string) (*mbox, error) {
 
 // initIndex creates the top-level buckets.
 func initIndex(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bktMeta, bktNames, bktSubs, bktGone, bktRenames, bktMB} {
+	for _, b := range [][]byte{bktMeta, bktNames, bktSubs, bktGone, bktRenames, bktMB, bktStamps} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

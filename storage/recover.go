@@ -24,7 +24,7 @@ import (
 //     or an unknown file in cur/ (delivered from outside, or linked before
 //     a crash stopped its commit) is indexed with the next UID and lives
 //     in cur/ from then on.
-func (a *Account) recover() error {
+func (a *Account) recover(stamps map[uint64]int64) error {
 	if err := os.RemoveAll(filepath.Join(a.dir, deletedDir)); err != nil {
 		return err
 	}
@@ -53,14 +53,23 @@ func (a *Account) recover() error {
 		return err
 	}
 	var names []string
+	var ids []uint64
 	if err := a.view(func(tx *bbolt.Tx) error {
 		names = mailboxNames(tx)
+		for _, n := range names {
+			m, err := loadMbox(tx, n)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, m.info.ID)
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	for _, name := range names {
-		if err := a.recoverMailbox(name); err != nil {
+	for i, name := range names {
+		stamp, ok := stamps[ids[i]]
+		if err := a.recoverMailbox(name, stamp, ok); err != nil {
 			return err
 		}
 	}
@@ -88,7 +97,10 @@ func readNames(dir string) ([]string, error) {
 	return out, err
 }
 
-func (a *Account) recoverMailbox(name string) error {
+// recoverMailbox reconciles one mailbox. When the account was closed
+// cleanly and cur/ has not changed since (stamp, see stamps.go), the
+// scan of cur/ is skipped: only new/ and tmp/ are looked at.
+func (a *Account) recoverMailbox(name string, stamp int64, haveStamp bool) error {
 	dir := a.mboxDir(name)
 	if err := makeMaildir(dir); err != nil {
 		return err
@@ -102,11 +114,14 @@ func (a *Account) recoverMailbox(name string) error {
 			return err
 		}
 	}
-	curNames, err := readNames(filepath.Join(dir, "cur"))
+	newNames, err := readNames(filepath.Join(dir, "new"))
 	if err != nil {
 		return err
 	}
-	newNames, err := readNames(filepath.Join(dir, "new"))
+	if haveStamp && len(newNames) == 0 && curUnchanged(filepath.Join(dir, "cur"), stamp) {
+		return nil
+	}
+	curNames, err := readNames(filepath.Join(dir, "cur"))
 	if err != nil {
 		return err
 	}

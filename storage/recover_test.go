@@ -266,3 +266,55 @@ func TestOutsideFlagRename(t *testing.T) {
 		t.Errorf("after reopen: %v", uids)
 	}
 }
+
+// TestCleanCloseStamp: after a clean close the cur/ scan is skipped only
+// while cur/ is unchanged; any outside change forces the scan, and a
+// crash (no stamps) always scans.
+func TestCleanCloseStamp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cur := filepath.Join(dir, acct, "cur")
+	old := time.Now().Add(-time.Hour)
+	s := openTest(t, dir)
+	a := testAccount(t, s)
+	appendMsg(t, a, "INBOX", "Subject: 1\r\n\r\n")
+	appendMsg(t, a, "INBOX", "Subject: 2\r\n\r\n")
+	if err := os.Chtimes(cur, old, old); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// A file slipped in with the mtime put back is not seen: the scan
+	// was skipped (white-box check that the stamp is used).
+	sneaky := filepath.Join(cur, "1700000000.sneaky.host:2,")
+	writeFile(t, sneaky, "Subject: sneaky\r\n\r\n")
+	if err := os.Chtimes(cur, old, old); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, dir)
+	if _, uids := listUIDs(t, testAccount(t, s2), "INBOX"); len(uids) != 2 {
+		t.Fatalf("stamp not used: %v", uids)
+	}
+	// Simulated crash: no clean close, so no stamp; the next open scans.
+	a2 := testAccount(t, s2)
+	a2.commit.close()
+	if err := a2.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a3 := testAccount(t, openTest(t, dir))
+	if _, uids := listUIDs(t, a3, "INBOX"); len(uids) != 3 {
+		t.Fatalf("after crash: %v", uids)
+	}
+	// A removal from outside after a clean close changes the mtime.
+	if err := os.Chtimes(cur, old, old); err != nil {
+		t.Fatal(err)
+	}
+	a3.store.Close()
+	if err := os.Remove(sneaky); err != nil {
+		t.Fatal(err)
+	}
+	a4 := testAccount(t, openTest(t, dir))
+	if _, uids := listUIDs(t, a4, "INBOX"); len(uids) != 2 {
+		t.Fatalf("outside removal after clean close: %v", uids)
+	}
+}
