@@ -16,11 +16,18 @@ import (
 // runClient runs an external client with a deadline and returns stdout.
 func runClient(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	return runClientEnv(t, nil, name, args...)
+}
+
+// runClientEnv is runClient with extra environment variables.
+func runClientEnv(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %q: %v\nstdout: %s\nstderr: %s", name, args, err, stdout.String(), stderr.String())
 	}
