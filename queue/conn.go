@@ -77,11 +77,11 @@ func (q *Queue) connect(ctx context.Context, domain string) (*session, *result) 
 // policy such as MTA-STS, failing would only make mail less deliverable).
 func (q *Queue) dialMX(ctx context.Context, addr, host string) (*session, error) {
 	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-	s, err := q.dial(ctx, addr, host, cfg, false)
+	s, err := q.dial(ctx, addr, host, cfg, tlsOpportunistic)
 	var te *tlsError
 	if errors.As(err, &te) {
 		q.log.Info("starttls failed, retrying in plaintext", "host", host, "err", te.err)
-		return q.dial(ctx, addr, host, nil, false)
+		return q.dial(ctx, addr, host, nil, tlsNone)
 	}
 	return s, err
 }
@@ -111,7 +111,11 @@ func (q *Queue) dialSmarthost(ctx context.Context, sh *Smarthost) (_ *session, e
 	var s *session
 	for _, ip := range ips {
 		addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
-		if s, err = q.dial(ctx, addr, sh.Host, cfg, !sh.ImplicitTLS); err == nil {
+		mode := tlsRequired
+		if sh.ImplicitTLS {
+			mode = tlsImplicit
+		}
+		if s, err = q.dial(ctx, addr, sh.Host, cfg, mode); err == nil {
 			break
 		}
 	}
@@ -137,16 +141,24 @@ type tlsError struct{ err error }
 func (e *tlsError) Error() string { return "starttls: " + e.err.Error() }
 func (e *tlsError) Unwrap() error { return e.err }
 
-// dial connects to addr and returns a session after EHLO. With cfg nil it
-// stays in plaintext; otherwise it uses STARTTLS when offered, and requires
-// it when requireTLS. For a smarthost with implicit TLS (cfg set,
-// requireTLS false, Smarthost.ImplicitTLS) the TLS handshake comes first.
+// tlsMode says how dial uses TLS.
+type tlsMode int
+
+const (
+	tlsNone          tlsMode = iota // plaintext (fallback after a failed STARTTLS)
+	tlsOpportunistic                // STARTTLS if offered (MX hosts)
+	tlsRequired                     // STARTTLS or fail (smarthost)
+	tlsImplicit                     // TLS from the first byte (smarthost, port 465)
+)
+
+// dial connects to addr and returns a session after EHLO, using TLS as
+// mode says, with cfg.
 //
 // go-smtp's client always says EHLO as "localhost" before STARTTLS, so the
 // greeting, first EHLO and STARTTLS are done here with our hostname, and
 // the client is then started on the (TLS) connection with a replayed
 // greeting.
-func (q *Queue) dial(ctx context.Context, addr, host string, cfg *tls.Config, requireTLS bool) (*session, error) {
+func (q *Queue) dial(ctx context.Context, addr, host string, cfg *tls.Config, mode tlsMode) (*session, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -160,7 +172,7 @@ func (q *Queue) dial(ctx context.Context, addr, host string, cfg *tls.Config, re
 	}
 	var conn net.Conn = raw
 	tlsOn := false
-	if sh := q.opts.Smarthost; sh != nil && sh.ImplicitTLS && cfg != nil {
+	if mode == tlsImplicit {
 		tc := tls.Client(raw, cfg)
 		hctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
 		err := tc.HandshakeContext(hctx)
@@ -169,12 +181,11 @@ func (q *Queue) dial(ctx context.Context, addr, host string, cfg *tls.Config, re
 			return fail(err)
 		}
 		conn, tlsOn = tc, true
-		cfg = nil
 	}
 	// greeting stays empty when go-smtp reads the server's real greeting.
 	greeting := ""
 	br := bufio.NewReader(conn)
-	if cfg != nil {
+	if mode == tlsOpportunistic || mode == tlsRequired {
 		greeting = "220 " + host + " ESMTP\r\n"
 		conn.SetDeadline(time.Now().Add(q.opts.Timeout))
 		tp := textproto.NewConn(struct {
@@ -203,14 +214,14 @@ func (q *Queue) dial(ctx context.Context, addr, host string, cfg *tls.Config, re
 			err := tc.HandshakeContext(hctx)
 			cancel()
 			if err != nil {
-				if requireTLS {
+				if mode == tlsRequired {
 					return fail(err)
 				}
 				return fail(&tlsError{err})
 			}
 			conn, tlsOn = tc, true
 			br = bufio.NewReader(conn)
-		} else if requireTLS {
+		} else if mode == tlsRequired {
 			return fail(errors.New("smarthost does not offer STARTTLS"))
 		}
 		conn.SetDeadline(time.Time{})

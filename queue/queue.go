@@ -77,7 +77,8 @@ type Options struct {
 	Local LocalDeliverer
 	// Now is the clock (default time.Now); tests move it forward.
 	Now func() time.Time
-	// Logger defaults to slog.Default().
+	// Logger defaults to slog.Default(); the caller adds attributes such
+	// as component=queue.
 	Logger *slog.Logger
 	// MaxConns caps outbound connections in total, MaxPerDomain per
 	// destination domain.
@@ -155,7 +156,7 @@ func Open(opts Options) (*Queue, error) {
 	}
 	q := &Queue{
 		opts:     opts,
-		log:      opts.Logger.With("component", "queue"),
+		log:      opts.Logger,
 		msgDir:   filepath.Join(opts.Dir, "msg"),
 		wake:     make(chan struct{}, 1),
 		total:    make(chan struct{}, opts.MaxConns),
