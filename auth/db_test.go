@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -149,5 +150,37 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if u, _ := db.Users(ctx); len(u) != 41 {
 		t.Errorf("%d users, want 41", len(u))
+	}
+}
+
+// Readers never wait for a writer: with the write lock held, lookups and
+// logins still answer.
+func TestReadersTakeNoWriteLock(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := context.Background()
+	db.seed(t, []string{"example.com"}, []string{"bob@example.com"}, nil)
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if r, err := db.Resolve(ctx, "bob@example.com"); err != nil || len(r) != 1 {
+			t.Errorf("Resolve: %q, %v", r, err)
+		}
+		if !db.IsLocalDomain("example.com") || db.Quota("bob@example.com") != 0 {
+			t.Error("IsLocalDomain/Quota wrong")
+		}
+		if _, err := db.Authenticate(ctx, "bob@example.com", "pw-bob@example.com", ip1); err != nil {
+			t.Errorf("Authenticate: %v", err)
+		}
+		if u, err := db.Users(ctx); err != nil || len(u) != 1 {
+			t.Errorf("Users: %v, %v", u, err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a reader blocked on the write lock")
 	}
 }
