@@ -25,5 +25,22 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOpt
 	if err != nil {
 		return nil, s.targetError("append", err)
 	}
+	s.awaitOwn(mailbox, uid)
 	return &imap.AppendData{UIDValidity: uv, UID: imap.UID(uid)}, nil
+}
+
+// ownEventWait bounds how long a command waits for its own change to come
+// back from storage's publisher.
+const ownEventWait = 2 * time.Second
+
+// awaitOwn lets the poll that follows APPEND or COPY into the selected
+// mailbox include the new message.
+func (s *session) awaitOwn(mailbox string, uid uint32) {
+	if s.sel == nil || uid == 0 {
+		return
+	}
+	if _, name, err := s.selected(); err != nil || name != mailbox {
+		return
+	}
+	s.sel.awaitAdded(uid, ownEventWait)
 }

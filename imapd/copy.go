@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -31,6 +32,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	uv, src, dst, err := s.acct.Copy(s.ctx, mbox, refUIDs(refs), dest)
 	if err != nil {
 		return nil, s.targetError("copy", err)
+	}
+	if len(dst) > 0 {
+		s.awaitOwn(dest, slices.Max(dst))
 	}
 	return copyData(uv, src, dst), nil
 }

@@ -2,6 +2,8 @@ package imapd
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +344,25 @@ func TestCopyMoveExpunge(t *testing.T) {
 	}
 	if st, _ := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait(); *st.NumMessages != 0 {
 		t.Fatalf("CLOSE did not expunge")
+	}
+}
+
+// TestAppendToSelectedReportsExists: APPEND and COPY into the selected
+// mailbox are followed by EXISTS before the tagged OK.
+func TestAppendToSelectedReportsExists(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rc := e.raw(t)
+	rc.login()
+	rc.expect("OK", "SELECT INBOX")
+	msg := testMessage("self", "x")
+	rc.send(fmt.Sprintf("a50 APPEND INBOX {%d+}\r\n%s\r\n", len(msg), msg))
+	u, done := rc.until("a50")
+	if !strings.HasPrefix(done, "OK [APPENDUID") || !slices.Contains(u, "* 1 EXISTS") {
+		t.Fatalf("APPEND to selected: %q %q", u, done)
+	}
+	u = rc.expect("OK", "COPY 1 INBOX")
+	if !slices.Contains(u, "* 2 EXISTS") {
+		t.Fatalf("COPY to selected: %q", u)
 	}
 }

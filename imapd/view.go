@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -282,4 +283,33 @@ func (v *view) requeue(q []storage.Change) {
 	v.mu.Lock()
 	v.pending = append(slices.Clip(q), v.pending...)
 	v.mu.Unlock()
+}
+
+// awaitAdded waits (briefly) until the hub has queued the addition of uid,
+// so that the poll after our own APPEND or COPY into the selected mailbox
+// reports EXISTS at once (RFC 9051 6.3.12 SHOULD). Storage publishes after
+// commit on another goroutine, hence the wait. The session goroutine is the
+// only reader of notify while a command runs (IDLE is not running then).
+func (v *view) awaitAdded(uid uint32, limit time.Duration) {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		v.mu.Lock()
+		found := false
+		for _, c := range v.pending {
+			if c.Kind == storage.ChangeMessageAdded && c.UID >= uid {
+				found = true
+				break
+			}
+		}
+		v.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-v.notify:
+		case <-timer.C:
+			return
+		}
+	}
 }
