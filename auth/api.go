@@ -36,10 +36,13 @@ type Options struct {
 	Hash HashParams
 }
 
-// ThrottleOptions tunes failed-login throttling, applied per remote IP and
-// per account: after Free failures each further failure waits
-// BaseDelay*2^(n-Free) (capped at MaxDelay); after Lockout failures within
-// Window every attempt is refused with ErrThrottled until Window passes.
+// ThrottleOptions tunes failed-login throttling, applied per remote IP
+// (IPv6: per /64) and per account: after Free failures each further failure
+// waits BaseDelay*2^(n-Free) (capped at MaxDelay) before it is answered;
+// after Lockout failures within Window of each other every attempt is
+// refused with ErrThrottled, without checking the password, until Window
+// has passed since the last failure. Defaults: Free 3, BaseDelay 500ms,
+// MaxDelay 8s, Lockout 10, Window 15m.
 type ThrottleOptions struct {
 	Free      int
 	BaseDelay time.Duration
