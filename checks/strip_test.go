@@ -158,3 +158,42 @@ func FuzzStripAuthResults(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadHeader checks the header parser and the From:/tag parsers that
+// read network input: raw is exactly the prefix consumed, fields are
+// never empty-named unless the line had no name, and a From: domain is
+// always a normalised name.
+func FuzzReadHeader(f *testing.F) {
+	f.Add("From: Alice <alice@Example.COM>\r\nDKIM-Signature: v=1; d=example.com;\r\n s=sel; b=abc\r\n\r\nbody")
+	f.Add("From: a@b.example\nFrom: c@d.example\n\n")
+	f.Add("From: =?utf-8?b?w6k=?= <x@xn--bcher-kva.example>, \"q\\\"x\" <y@bücher.example>\r\n\r\n")
+	f.Add(" cont\r\nno colon\r\n:empty name\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		fields, raw, err := readHeader(bufio.NewReaderSize(strings.NewReader(in), 16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(in, string(raw)) {
+			t.Fatalf("raw %q is not a prefix of the input", raw)
+		}
+		for _, fl := range fields {
+			if strings.ContainsAny(fl.Name, "\n:") {
+				t.Fatalf("bad field name %q", fl.Name)
+			}
+		}
+		fh := parseFrom(fields)
+		if fh.Domain != "" && (fh.Domain != strings.ToLower(fh.Domain) || strings.ContainsAny(fh.Domain, " \t\r\n@<>;") || strings.HasSuffix(fh.Domain, ".")) {
+			t.Fatalf("From: domain %q not normalised", fh.Domain)
+		}
+		if fh.Domain == "" && fh.Problem == "" {
+			t.Fatalf("no domain and no problem: %+v", fh)
+		}
+		for _, fl := range fields {
+			for k, v := range parseTags(fl.Value) {
+				if strings.ContainsAny(v, " \t\r\n") || k == "" {
+					t.Fatalf("tag %q=%q", k, v)
+				}
+			}
+		}
+	})
+}
