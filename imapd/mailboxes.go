@@ -50,7 +50,14 @@ func (s *session) Delete(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	return imapError(s.log, "delete", s.acct.DeleteMailbox(s.ctx, name))
+	if err := s.acct.DeleteMailbox(s.ctx, name); err != nil {
+		return imapError(s.log, "delete", err)
+	}
+	// Our own view learns at once, not when the event comes round.
+	if s.sel != nil {
+		s.sel.push(storage.Change{Kind: storage.ChangeMailboxDeleted, Mailbox: name})
+	}
+	return nil
 }
 
 // Rename implements RENAME (RFC 9051 6.3.6); storage moves INBOX's
@@ -65,7 +72,13 @@ func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
 	if strings.EqualFold(newName, "INBOX") {
 		return imapError(s.log, "rename", storage.ErrExists)
 	}
-	return imapError(s.log, "rename", s.acct.RenameMailbox(s.ctx, name, newName))
+	if err := s.acct.RenameMailbox(s.ctx, name, newName); err != nil {
+		return imapError(s.log, "rename", err)
+	}
+	if s.sel != nil {
+		s.sel.push(storage.Change{Kind: storage.ChangeMailboxRenamed, Mailbox: newName, OldName: name})
+	}
+	return nil
 }
 
 // Subscribe implements SUBSCRIBE (RFC 9051 6.3.7).

@@ -168,3 +168,41 @@ func TestConcurrentDeliveriesDuringIdle(t *testing.T) {
 		t.Fatalf("client counts %d", got)
 	}
 }
+
+// TestRenameSelectedMailbox: a session keeps working on its selected
+// mailbox after another session (or itself) renames it.
+func TestRenameSelectedMailbox(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver(t, "Archive", testMessage("a", "x"))
+	a, b := e.login(t, nil), e.login(t, nil)
+	if _, err := a.Select("Archive", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Rename("Archive", "Old", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, err := a.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FETCH after rename: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond) // the rename event is asynchronous
+	}
+	if err := a.Rename("Old", "Older", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{UID: true}).Collect(); err != nil {
+		t.Fatalf("FETCH after own rename: %v", err)
+	}
+	if err := a.Delete("Older").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{UID: true}).Collect(); err == nil {
+		t.Fatal("FETCH in a deleted mailbox succeeded")
+	}
+}
