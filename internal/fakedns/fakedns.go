@@ -33,15 +33,9 @@ type TB interface {
 // end of the test.
 func Start(t TB) *Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listenPair()
 	if err != nil {
 		t.Fatalf("fakedns: %v", err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatalf("fakedns: tcp on udp port %d: %v", port, err)
 	}
 	s := &Server{Addr: pc.LocalAddr().String(), records: map[string][]dns.RR{}, fail: map[string]bool{}}
 	h := dns.HandlerFunc(s.serve)
@@ -56,6 +50,25 @@ func Start(t TB) *Server {
 	<-startedT
 	t.Cleanup(func() { s.udp.Shutdown(); s.tcp.Shutdown() })
 	return s
+}
+
+// listenPair binds UDP on a random loopback port and TCP on the same
+// port, trying new ports while another process holds the TCP one.
+func listenPair() (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 50 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+	}
+	return nil, nil, lastErr
 }
 
 // Add adds records in zone-file syntax, one per argument, e.g.
