@@ -18,9 +18,12 @@ func TestDeliverTwoDomainsByMXPreference(t *testing.T) {
 	n.mx("a.example", 10, "mx1.a.example", "127.0.0.2")
 	n.mx("a.example", 20, "mx2.a.example", "127.0.0.3")
 	n.mx("b.example", 5, "mx.b.example", "127.0.0.4")
-	mx1 := n.sink(t, "mx1.a.example", "127.0.0.2", sinkOpts{})
-	mx2 := n.sink(t, "mx2.a.example", "127.0.0.3", sinkOpts{})
-	mxb := n.sink(t, "mx.b.example", "127.0.0.4", sinkOpts{})
+	// The sinks verify DKIM on receipt and refuse mail without two valid
+	// signatures of ours.
+	verify := sinkOpts{dkimDNS: n.dns.Addr}
+	mx1 := n.sink(t, "mx1.a.example", "127.0.0.2", verify)
+	mx2 := n.sink(t, "mx2.a.example", "127.0.0.3", verify)
+	mxb := n.sink(t, "mx.b.example", "127.0.0.4", verify)
 	e := newEnv(t, n, nil)
 
 	e.enqueue(t, "alice@example.org", []string{"x@a.example", "y@b.example", "z@a.example"}, testMessage("alice@example.org", "two-domains"))
@@ -41,6 +44,9 @@ func TestDeliverTwoDomainsByMXPreference(t *testing.T) {
 		t.Fatalf("mx.b got %+v", gb)
 	}
 	for _, m := range []received{got[0], gb[0]} {
+		if !slices.Equal(m.DKIM, []string{"example.org", "example.org"}) {
+			t.Errorf("sink verified DKIM domains %q", m.DKIM)
+		}
 		vs := n.verifyDKIM(t, m.Data)
 		if len(vs) != 2 {
 			t.Fatalf("%d DKIM signatures, want 2 (Ed25519 and RSA)", len(vs))

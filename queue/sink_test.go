@@ -20,8 +20,11 @@ import (
 	"testing"
 	"time"
 
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"postel/internal/dnsresolver"
 )
 
 // received is one message a sink accepted.
@@ -33,6 +36,7 @@ type received struct {
 	TLS      bool
 	UTF8     bool
 	Helo     string
+	DKIM     []string // domains of the signatures the sink verified
 }
 
 // sink is a scriptable SMTP server standing in for a remote MX or relay.
@@ -48,6 +52,7 @@ type sink struct {
 	user, pass string
 
 	discard bool
+	dkimDNS string
 
 	mu    sync.Mutex
 	msgs  []received
@@ -62,6 +67,10 @@ type sinkOpts struct {
 	cert        *tls.Certificate
 	conns       *connCounter // shared across sinks to observe caps
 	discard     bool         // keep envelopes only (benchmarks)
+	// dkimDNS, if set, makes the sink verify every DKIM signature against
+	// that DNS server, as a receiving MTA does, and refuse the message
+	// (550 5.7.20, RFC 7372) unless there are two and all verify.
+	dkimDNS string
 }
 
 // connCounter counts open and total connections accepted by sinks.
@@ -122,7 +131,7 @@ func (c *countedConn) done() {
 // unless opts.cert is given.
 func startSink(t testing.TB, name, ip string, port int, o sinkOpts) *sink {
 	t.Helper()
-	s := &sink{name: name, got: make(chan struct{}, 1), discard: o.discard}
+	s := &sink{name: name, got: make(chan struct{}, 1), discard: o.discard, dkimDNS: o.dkimDNS}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &sinkSession{s: s, conn: c}, nil
 	}))
@@ -245,12 +254,28 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		}
 	}
 	ss.s.mu.Lock()
+	var verified []string
+	if ss.s.dkimDNS != "" {
+		r := dnsresolver.New(ss.s.dkimDNS)
+		vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(data), &msgdkim.VerifyOptions{
+			LookupTXT: func(name string) ([]string, error) { return r.LookupTXT(context.Background(), name) },
+		})
+		if err != nil || len(vs) != 2 {
+			return smtpErr(550, [3]int{5, 7, 20}, "no valid DKIM signatures")
+		}
+		for _, v := range vs {
+			if v.Err != nil {
+				return smtpErr(550, [3]int{5, 7, 20}, "DKIM: "+v.Err.Error())
+			}
+			verified = append(verified, v.Domain)
+		}
+	}
 	if ss.s.discard {
 		data = nil
 	}
 	_, isTLS := ss.conn.TLSConnectionState()
 	ss.s.msgs = append(ss.s.msgs, received{From: ss.from, To: ss.to, Data: data, AuthUser: ss.authUser,
-		TLS: isTLS, UTF8: ss.utf8, Helo: ss.conn.Hostname()})
+		TLS: isTLS, UTF8: ss.utf8, Helo: ss.conn.Hostname(), DKIM: verified})
 	ss.s.mu.Unlock()
 	select {
 	case ss.s.got <- struct{}{}:
