@@ -53,14 +53,14 @@ type testServer struct {
 
 // newTestServer starts a Server over the in-memory fakes on 127.0.0.1:0
 // with users bob/secret and alice/wonder, and a trace log.
-func newTestServer(t *testing.T, configure func(*Options)) *testServer {
+func newTestServer(t testing.TB, configure func(*Options)) *testServer {
 	t.Helper()
 	return newTestServerHook(t, configure, nil)
 }
 
 // newTestServerHook is newTestServer with a hook that may change the
 // Server's fields before it starts serving.
-func newTestServerHook(t *testing.T, configure func(*Options), hook func(*testServer)) *testServer {
+func newTestServerHook(t testing.TB, configure func(*Options), hook func(*testServer)) *testServer {
 	t.Helper()
 	ts := &testServer{
 		store: newFakeStore(),
@@ -91,7 +91,7 @@ func newTestServerHook(t *testing.T, configure func(*Options), hook func(*testSe
 }
 
 // serveOn runs serve on a fresh loopback listener and returns its address.
-func serveOn(t *testing.T, serve func(net.Listener) error) string {
+func serveOn(t testing.TB, serve func(net.Listener) error) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -240,7 +240,7 @@ func waitReleased(t *testing.T, d *fakeDrop) {
 // testCert makes a self-signed certificate for 127.0.0.1 and localhost,
 // returning the TLS config and the path of the PEM certificate (for
 // clients that want to trust it).
-func testCert(t *testing.T) (*tls.Config, string) {
+func testCert(t testing.TB) (*tls.Config, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

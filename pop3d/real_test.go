@@ -41,7 +41,7 @@ const (
 	realPass = "correct horse"
 )
 
-func newRealEnv(t *testing.T, configure func(*Options)) *realEnv {
+func newRealEnv(t testing.TB, configure func(*Options)) *realEnv {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
@@ -95,7 +95,7 @@ func newRealEnv(t *testing.T, configure func(*Options)) *realEnv {
 }
 
 // deliver commits body to account's INBOX the way SMTP delivery does.
-func (e *realEnv) deliver(t *testing.T, account, body string) uint32 {
+func (e *realEnv) deliver(t testing.TB, account, body string) uint32 {
 	t.Helper()
 	ctx := context.Background()
 	d, err := e.store.BeginDelivery(ctx)
@@ -113,7 +113,7 @@ func (e *realEnv) deliver(t *testing.T, account, body string) uint32 {
 	return res[0].UID
 }
 
-func (e *realEnv) account(t *testing.T, name string) *storage.Account {
+func (e *realEnv) account(t testing.TB, name string) *storage.Account {
 	t.Helper()
 	a, err := e.store.Account(context.Background(), name)
 	if err != nil {
@@ -123,7 +123,7 @@ func (e *realEnv) account(t *testing.T, name string) *storage.Account {
 }
 
 // stored returns every INBOX message of account as stored, in UID order.
-func (e *realEnv) stored(t *testing.T, name string) []string {
+func (e *realEnv) stored(t testing.TB, name string) []string {
 	t.Helper()
 	ctx := context.Background()
 	a := e.account(t, name)

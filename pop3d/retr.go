@@ -58,7 +58,7 @@ func (s *session) send(num string, topLines int) {
 	}
 	dw := &dotWriter{w: s.w, bol: true}
 	if topLines < 0 {
-		_, err = io.Copy(dw, f)
+		err = s.copyBody(dw, f)
 	} else {
 		err = copyTop(dw, f, topLines)
 	}
@@ -68,6 +68,28 @@ func (s *session) send(num string, topLines int) {
 	if err != nil {
 		s.log.Warn("sending message failed", "uid", m.uid, "err", err)
 		s.quit = true
+	}
+}
+
+// copyBody copies r to w through the session's buffer: io.Copy would take
+// *os.File's WriteTo path and allocate 32 KiB per message.
+func (s *session) copyBody(w io.Writer, r io.Reader) error {
+	if s.buf == nil {
+		s.buf = make([]byte, 32*1024)
+	}
+	for {
+		n, err := r.Read(s.buf)
+		if n > 0 {
+			if _, werr := w.Write(s.buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 }
 

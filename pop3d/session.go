@@ -46,8 +46,9 @@ type session struct {
 	drop    Maildrop
 	unlock  func()
 	snap    snapshot
-	bad     int  // bad commands so far
-	quit    bool // end the loop after this command
+	buf     []byte // RETR copy buffer, allocated on first use
+	bad     int    // bad commands so far
+	quit    bool   // end the loop after this command
 }
 
 func (s *session) setConn(c net.Conn, isTLS bool) {

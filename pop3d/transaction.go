@@ -111,11 +111,16 @@ func (s *session) cmdQuit(string) {
 		if err != nil {
 			// RFC 2449 8.1.1 wording; the lock is released all the same.
 			s.log.Error("delete at quit failed", "uids", len(uids), "err", err)
+			s.release()
 			s.reply("-ERR [SYS/TEMP] some deleted messages not removed")
 			return
 		}
 		s.log.Info("deleted", "messages", len(uids))
 	}
+	// Release before the reply, not after the close (RFC 1939 6 orders it
+	// the other way): a client that reconnects as soon as it reads +OK
+	// must not meet its own lock and get [IN-USE].
+	s.release()
 	n, _ := s.snap.stat()
 	s.reply("+OK Postel POP3 server signing off (" + itoa(n) + " messages left)")
 }
