@@ -43,12 +43,18 @@
 // # Delivery
 //
 // [Queue.RunOnce] delivers everything due now and returns when those
-// attempts have finished (tests drive it with a fake clock, Options.Now);
-// [Queue.Start] runs it in a goroutine woken by Enqueue and at the next due
-// time. Recipients are grouped by domain; each domain gets up to
-// Options.MaxPerDomain connections that send all of its messages (one
-// transaction per message, all its recipients of that domain), and at most
-// Options.MaxConns connections are open in total.
+// attempts have finished (tests drive it with a fake clock, Options.Now).
+// [Queue.Start] runs the scheduler: woken by Enqueue, by the end of a run
+// and at the next due time, it claims the due recipients and delivers them
+// in the background. A run in progress does not block the next one for more
+// than a second (mail enqueued meanwhile gathers for up to that long, so
+// that under load one connection carries many messages); a recipient is
+// claimed by one run at a time. Recipients are grouped by domain; a domain
+// gets up to Options.MaxPerDomain connections, each sending the messages it
+// takes one transaction after another (all of the message's recipients in
+// that domain in one transaction), and at most Options.MaxConns connections
+// are open in total. Both caps hold across concurrent runs. Domains that
+// share MX hosts are capped separately.
 //
 // Routing follows RFC 5321 5.1: MX records in preference order, shuffled
 // among equal preferences; no MX means the domain's own A/AAAA records; a
