@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,10 +49,10 @@ func (l *listener) acceptLoop() {
 	for {
 		raw, err := l.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Resource exhaustion (EMFILE and friends) shows up as
-				// temporary errors: back off like net/http does.
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() && !errors.Is(err, net.ErrClosed) {
+				// Resource exhaustion (EMFILE, ENFILE) reports itself as
+				// temporary: back off and retry like net/http does.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(delay):
@@ -85,6 +86,12 @@ func (l *listener) refuse(raw net.Conn, reply string) {
 
 // screen runs the connection checks and hands the connection to go-smtp.
 func (l *listener) screen(c *conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("panic in connection check", "panic", r, "stack", string(debug.Stack()))
+			c.Close()
+		}
+	}()
 	if chk := l.srv.opts.Checker; chk != nil {
 		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 		rej := chk.CheckConnection(ctx, c.ip)
