@@ -199,7 +199,13 @@ func (q *Queue) dial(ctx context.Context, addr, host string, cfg *tls.Config, mo
 			return fail(err)
 		}
 		_, msg, err := readReply(tp, 250)
-		if err != nil {
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(err, &se) && (se.Code == 500 || se.Code == 502) && mode == tlsOpportunistic:
+			// No EHLO, so no STARTTLS: go-smtp's client falls back to HELO
+			// below (RFC 5321 4.1.4 allows a new greeting).
+			msg = ""
+		case err != nil:
 			return fail(err)
 		}
 		if hasExtension(msg, "STARTTLS") {
