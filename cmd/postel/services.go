@@ -182,3 +182,13 @@ func attachOutbound(_ context.Context, cfg config.Config, svc *admin.Service, lo
 	svc.Queue = q
 	return func() { q.Close() }, nil
 }
+
+// The real types cmd wires must satisfy the consumers' interfaces.
+var (
+	_ queue.LocalDeliverer = (*delivery.Agent)(nil)
+	_ queue.Signer         = (*dkim.Signer)(nil)
+	_ smtpd.Queue          = (*queue.Queue)(nil)
+	_ smtpd.Checker        = (*checks.Checker)(nil)
+	_ admin.QueueAdmin     = (*queue.Queue)(nil)
+	_ admin.Accounts       = (*auth.DB)(nil)
+)
