@@ -149,6 +149,7 @@ type conn struct {
 
 	closeOnce  sync.Once
 	inTx       atomic.Bool  // between MAIL and the end of DATA or RSET
+	dataPhase  atomic.Bool  // message data is being read
 	drain      atomic.Bool  // Shutdown: close after this transaction
 	closeAfter atomic.Bool  // close after the next write (the final reply)
 	junk       atomic.Int64 // bytes read outside transactions
@@ -182,6 +183,12 @@ func (c *conn) Read(p []byte) (int, error) {
 	if !inTx && c.junk.Load() > c.srv.opts.MaxJunkBytes {
 		c.logger.Warn("closing connection", "reason", "too many commands outside a transaction")
 		return 0, errJunk
+	}
+	if c.dataPhase.Load() {
+		// go-smtp sets the read deadline once per command, which would
+		// bound the whole DATA transfer; RFC 5321 4.5.3.2 times out each
+		// block of data instead.
+		c.Conn.SetReadDeadline(time.Now().Add(c.srv.opts.ReadTimeout))
 	}
 	n, err := c.Conn.Read(p)
 	if !inTx {

@@ -1,11 +1,11 @@
 package smtpd
 
 import (
+	"errors"
 	"io"
+	"net"
 	"strings"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"postel/checks"
 	"postel/storage"
@@ -23,10 +23,16 @@ func (s *session) Data(r io.Reader) (err error) {
 	sp := newSpool(s.srv.opts.SpoolDir, memSpoolLimit)
 	defer sp.Close()
 	var lines lineEndChecker
-	dr := &deadlineReader{r: r, c: s.c, d: s.srv.opts.ReadTimeout}
+	s.conn.dataPhase.Store(true)
+	defer s.conn.dataPhase.Store(false)
 	buf := s.srv.bufs.Get().(*[]byte)
-	err = copyData(sp, &lines, dr, *buf)
+	err = copyData(sp, &lines, r, *buf)
 	s.srv.bufs.Put(buf)
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		s.logger.Info("client timed out in DATA")
+		s.hangup(errDataTimeout)
+		return errDataTimeout
+	}
 	if err != nil {
 		return s.fail(err)
 	}
@@ -110,24 +116,6 @@ func copyData(sp *spool, lines *lineEndChecker, r io.Reader, buf []byte) error {
 			return err
 		}
 	}
-}
-
-// deadlineReader extends the read deadline while a message arrives:
-// go-smtp sets it once per command, which would bound the whole DATA
-// phase; RFC 5321 4.5.3.2 times out each block instead.
-type deadlineReader struct {
-	r    io.Reader
-	c    *smtp.Conn
-	d    time.Duration
-	last time.Time
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if now := time.Now(); now.Sub(d.last) > time.Second {
-		d.c.Conn().SetReadDeadline(now.Add(d.d))
-		d.last = now
-	}
-	return d.r.Read(p)
 }
 
 // lineEndChecker notices any CR not followed by LF and any LF not

@@ -41,6 +41,7 @@ var (
 	errEncryptFirst = reply(538, smtp.EnhancedCode{5, 7, 11}, "Encryption required for requested authentication mechanism")
 	errUnknownMech  = reply(504, smtp.EnhancedCode{5, 5, 4}, "Unrecognized authentication mechanism")
 	errTooManyErrs  = reply(421, smtp.EnhancedCode{4, 7, 0}, "Too many errors, closing connection")
+	errDataTimeout  = reply(421, smtp.EnhancedCode{4, 4, 2}, "Timeout waiting for message data, closing connection")
 	errPanic        = reply(421, smtp.EnhancedCode{4, 3, 0}, "Internal server error, closing connection")
 	errContentCheck = reply(550, smtp.EnhancedCode{5, 7, 1}, "Message refused by content policy")
 )

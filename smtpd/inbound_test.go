@@ -396,6 +396,42 @@ func TestIdleTimeout(t *testing.T) {
 	c.expectClosed()
 }
 
+// The idle timeout applies to each block of message data (RFC 5321
+// 4.5.3.2), not to the whole DATA phase: a slow but steady sender gets
+// through although the transfer takes longer than the timeout.
+func TestSlowDataWithinTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Inbound, func(o *Options) { o.ReadTimeout = time.Second })
+	c := dial(t, e.addr)
+	c.cmd("EHLO client.example", `^250`)
+	c.cmd("MAIL FROM:<a@remote.org>", `^250`)
+	c.cmd("RCPT TO:<bob@example.com>", `^250`)
+	c.cmd("DATA", `^354`)
+	c.send("Subject: slow\r\n\r\n")
+	for i := 0; i < 6; i++ {
+		time.Sleep(300 * time.Millisecond) // pacing the sender, not waiting for an event
+		c.send("line\r\n")
+	}
+	c.send(".\r\n")
+	c.expect(`^250`)
+}
+
+func TestStalledDataTimesOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Inbound, func(o *Options) { o.ReadTimeout = 300 * time.Millisecond })
+	c := dial(t, e.addr)
+	c.cmd("EHLO client.example", `^250`)
+	c.cmd("MAIL FROM:<a@remote.org>", `^250`)
+	c.cmd("RCPT TO:<bob@example.com>", `^250`)
+	c.cmd("DATA", `^354`)
+	c.send("Subject: stalled\r\n\r\nhalf a messa")
+	c.expect(`^421 4\.4\.2 `)
+	c.expectClosed()
+	if e.store.Count() != 0 {
+		t.Error("partial message stored")
+	}
+}
+
 func TestPartialDeliveryFailureIs451(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Inbound, nil)
