@@ -3,6 +3,7 @@ package pop3d
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -102,28 +103,49 @@ func TestPanicClosesOnlyThatConnection(t *testing.T) {
 	t.Parallel()
 	ts := newTestServerHook(t, nil, func(ts *testServer) { ts.srv.opts.Store = panicStore{ts.store} })
 	seedBob(ts)
+	alice := ts.store.drop("alice")
+	alice.add(msgOne)
 	c := dial(t, ts.addr)
 	c.run(greeting + `
 		C: USER alice
 		S: +OK send PASS
 		C: PASS wonder land
+		S: +OK maildrop locked and ready, 1 messages (51 octets)
+		C: DELE 1
+		S: +OK message 1 deleted
+		C: RETR 1
+		S: -ERR message 1 already deleted
+		C: RSET
+		S: +OK maildrop has 1 messages (51 octets)
+		C: RETR 1
 		S: <EOF>`)
+	waitReleased(t, alice) // the lock is released even on a panic
 	if !strings.Contains(ts.logs.String(), "panic in session") {
 		t.Error("panic not logged")
+	}
+	if len(alice.deletes) != 0 {
+		t.Errorf("panic deleted %v", alice.deletes)
 	}
 	ts.login(t).run(`
 		C: STAT
 		S: +OK 2 97`)
 }
 
-// panicStore panics for alice.
+// panicStore gives alice a maildrop whose Open panics.
 type panicStore struct{ *fakeStore }
 
 func (p panicStore) Maildrop(ctx context.Context, account string) (Maildrop, error) {
+	d, err := p.fakeStore.Maildrop(ctx, account)
 	if account == "alice" {
-		panic("boom")
+		return panicOpen{d.(*fakeDrop)}, err
 	}
-	return p.fakeStore.Maildrop(ctx, account)
+	return d, err
+}
+
+type panicOpen struct{ *fakeDrop }
+
+func (panicOpen) Open(context.Context, string, uint32) (io.ReadSeekCloser, int64, error) {
+	panic("boom")
 }
 
 func TestMaxConnsPerIP(t *testing.T) {
@@ -224,5 +246,40 @@ func TestSizesMatchRetr(t *testing.T) {
 		if got := c.multi(); got != b {
 			t.Errorf("RETR %s: %d octets differ from the %d stored", n, len(got), len(b))
 		}
+	}
+}
+
+func TestShutdownWithoutSessionsAndServeAfter(t *testing.T) {
+	t.Parallel()
+	srv, err := New(Options{Store: newFakeStore(), Auth: &fakeAuth{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(ln); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v", err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("listener left open")
+	}
+}
+
+func TestTraceRedactsUnknownArguments(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, nil)
+	c := dial(t, ts.addr)
+	c.run(greeting + `
+		C: LOGIN bob hunter2
+		S: -ERR unknown command
+		C: CAPA
+		S: +OK capability list follows`)
+	if logs := ts.logs.String(); strings.Contains(logs, "hunter2") || !strings.Contains(logs, "LOGIN <redacted>") {
+		t.Errorf("trace of an unknown command: %s", logs)
 	}
 }

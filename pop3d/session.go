@@ -120,16 +120,19 @@ func (s *session) command(line []byte) {
 		s.fail("-ERR malformed command")
 		return
 	}
-	if verb == "PASS" || verb == "AUTH" {
+	h, ok := lookup(verb)
+	switch {
+	case verb == "PASS" || verb == "AUTH" || (!ok && arg != ""):
+		// Secrets, or arguments of a command we cannot vouch for
+		// (another server's LOGIN, a misplaced SASL response).
 		s.trace("C: " + verb + " <redacted>")
-	} else {
+	default:
 		s.trace("C: " + string(line))
 	}
 	if verb != "AUTH" && len(line)+2 > s.srv.opts.MaxLineLength {
 		s.fail("-ERR line too long")
 		return
 	}
-	h, ok := lookup(verb)
 	if !ok {
 		s.fail("-ERR unknown command")
 		return
