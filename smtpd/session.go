@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 
 	"github.com/emersion/go-smtp"
 
@@ -125,7 +126,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 		s.local = append(s.local, accounts...)
 	case errors.Is(err, auth.ErrNotLocal) && s.srv.opts.Mode == Submission:
 		// Authenticated submission may send anywhere; port 25 never relays.
-		s.remote = append(s.remote, to)
+		if !slices.Contains(s.remote, to) {
+			s.remote = append(s.remote, to)
+		}
 	default:
 		s.logger.Info("recipient refused", "rcpt", sanitizeLog(to), "err", err)
 		return s.fail(err)

@@ -130,6 +130,7 @@ func TestSubmissionRoutesLocalAndRemote(t *testing.T) {
 	c.cmd("RCPT TO:<nobody@example.com>", `^550 5\.1\.1 `)
 	c.cmd("RCPT TO:<x@elsewhere.org>", `^250`)
 	c.cmd("RCPT TO:<y@other.net>", `^250`)
+	c.cmd("RCPT TO:<x@elsewhere.org>", `^250`) // duplicate, queued once
 	c.cmd("DATA", `^354`)
 	msg := "From: Bob <bob@example.com>\r\nTo: carol@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
 	c.send(msg + ".\r\n")
