@@ -252,3 +252,52 @@ func BenchmarkMailbox100k(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRawFsyncFiles is the machine's ceiling for the delivery
+// benchmarks: create, write and fsync one 4 KiB file per operation (plus
+// a rename into place), with no index at all. Compare deliveries/s with
+// files/s measured in the same run.
+func BenchmarkRawFsyncFiles(b *testing.B) {
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d/size=4KiB", writers), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := makeMaildir(dir); err != nil {
+				b.Fatal(err)
+			}
+			msg := benchMessage(4 << 10)
+			n := newNamer()
+			var next atomic.Int64
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						name := n.next()
+						tmp := filepath.Join(dir, "tmp", name)
+						f, err := os.Create(tmp)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, err = f.Write(msg)
+						if err == nil {
+							err = f.Sync()
+						}
+						f.Close()
+						if err == nil {
+							err = os.Rename(tmp, filepath.Join(dir, "cur", name))
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "files/s")
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDeliveryLeavesNothingBehind: Abort and Commit (even one whose every
+// target fails) leave no file in the store's .tmp nor in any Maildir.
+func TestDeliveryLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	a := testAccount(t, s)
+	ctx := context.Background()
+	count := func() int {
+		n := 0
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && d.Name() != indexFile {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	d, err := s.BeginDelivery(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(d, "Subject: x\r\n\r\nbody\r\n")
+	if err := d.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d files after Abort", n)
+	}
+	d, _ = s.BeginDelivery(ctx)
+	_, _ = io.WriteString(d, "Subject: x\r\n\r\nbody\r\n")
+	res, err := d.Commit(ctx, []Target{{Account: acct, Mailbox: "Nope"}, {Account: "bad/name", Mailbox: "INBOX"}}, time.Time{})
+	if err != nil || !errors.Is(res[0].Err, ErrNoMailbox) || res[1].Err == nil {
+		t.Fatalf("Commit: %v %+v", err, res)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d files after a failed Commit", n)
+	}
+	d, _ = s.BeginDelivery(ctx)
+	_, _ = io.WriteString(d, "Subject: x\r\n\r\nbody\r\n")
+	if _, err := d.Commit(ctx, []Target{{Account: acct, Mailbox: "INBOX"}, {Account: acct, Mailbox: "Junk"}}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d files after a Commit to two mailboxes, want 2 (no .tmp leftover)", n)
+	}
+	// The two targets share one inode: the body was written once.
+	var inodes []os.FileInfo
+	for _, mb := range []string{"", ".Junk"} {
+		ents, _ := os.ReadDir(filepath.Join(dir, acct, mb, "cur"))
+		for _, e := range ents {
+			fi, _ := e.Info()
+			inodes = append(inodes, fi)
+		}
+	}
+	if len(inodes) != 2 || !os.SameFile(inodes[0], inodes[1]) {
+		t.Errorf("targets are not hard links of one file")
+	}
+	if _, _, err := a.Append(ctx, "Missing", strings.NewReader("x"), nil, time.Time{}); !errors.Is(err, ErrNoMailbox) {
+		t.Errorf("Append: %v", err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d files after a failed Append", n)
+	}
+}
