@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"postel/auth"
 	"postel/storage"
 )
 
@@ -167,4 +168,68 @@ func TestRealBadPassword(t *testing.T) {
 		S: -ERR [AUTH] invalid user name or password
 		C: AUTH PLAIN ` + plain("", "nobody@example.com", "x") + `
 		S: -ERR [AUTH] invalid user name or password`)
+}
+
+// TestRealThrottledLogins: failures are throttled by auth and answered
+// [AUTH]; once locked out even the right password is refused.
+func TestRealThrottledLogins(t *testing.T) {
+	t.Parallel()
+	e := newRealEnvAuth(t, func(o *auth.Options) {
+		o.Throttle = auth.ThrottleOptions{Free: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, Lockout: 3, Window: time.Hour}
+	}, nil)
+	c := dial(t, e.plainAddr)
+	c.run(greeting)
+	for range 3 {
+		c.run(`
+			C: USER ` + realUser + `
+			S: +OK send PASS
+			C: PASS wrong
+			S: -ERR [AUTH] invalid user name or password`)
+	}
+	c.run(`
+		C: USER ` + realUser + `
+		S: +OK send PASS
+		C: PASS ` + realPass + `
+		S: -ERR [AUTH] too many failed logins, try again later`)
+}
+
+// TestRealDroppedAfterDele: with the real store, DELE then a dropped
+// connection deletes nothing and publishes no expunge.
+func TestRealDroppedAfterDele(t *testing.T) {
+	t.Parallel()
+	e := newRealEnv(t, nil)
+	for _, m := range testMessages()[:2] {
+		e.deliver(t, realUser, m)
+	}
+	sub := e.account(t, realUser).Subscribe()
+	defer sub.Close()
+	c := e.login(t)
+	c.run(`
+		C: DELE 1
+		S: +OK message 1 deleted
+		C: DELE 2
+		S: +OK message 2 deleted`)
+	c.c.Close()
+	// The lock comes free once the session has ended; then check.
+	acct := e.account(t, realUser)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		unlock, err := acct.LockPOP3()
+		if err == nil {
+			unlock()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("lock never released after drop")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := len(e.stored(t, realUser)); n != 2 {
+		t.Errorf("%d messages left after a dropped session, want 2", n)
+	}
+	select {
+	case ch := <-sub.C():
+		t.Errorf("unexpected change %+v", ch)
+	default:
+	}
 }

@@ -43,6 +43,12 @@ const (
 
 func newRealEnv(t testing.TB, configure func(*Options)) *realEnv {
 	t.Helper()
+	return newRealEnvAuth(t, nil, configure)
+}
+
+// newRealEnvAuth is newRealEnv with a hook on the account database options.
+func newRealEnvAuth(t testing.TB, configureAuth func(*auth.Options), configure func(*Options)) *realEnv {
+	t.Helper()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -51,12 +57,16 @@ func newRealEnv(t testing.TB, configure func(*Options)) *realEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	db, err := auth.Open(auth.Options{
+	authOpts := auth.Options{
 		Path:   filepath.Join(dir, "accounts.db"),
 		Logger: logger,
 		// Cheap hashes: the tests are about POP3, not argon2id.
 		Hash: auth.HashParams{Memory: 64, Time: 1, Threads: 1},
-	})
+	}
+	if configureAuth != nil {
+		configureAuth(&authOpts)
+	}
+	db, err := auth.Open(authOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
