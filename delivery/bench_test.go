@@ -20,8 +20,25 @@ import (
 // (fsync on): the floor under smtpd's inbound benchmark. Each goroutine
 // delivers 4 KiB messages to its own account.
 func BenchmarkDeliverStore(b *testing.B) {
-	for _, workers := range []int{1, 16} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+	for _, sameAccount := range []bool{false, true} {
+		for _, workers := range []int{1, 16} {
+			if sameAccount && workers == 1 {
+				continue
+			}
+			name := fmt.Sprintf("workers=%d", workers)
+			if sameAccount {
+				name += "/one-account"
+			}
+			b.Run(name, func(b *testing.B) { benchDeliverStore(b, workers, sameAccount) })
+		}
+	}
+}
+
+// benchDeliverStore: each worker delivers to its own account, or all to
+// one account (where the store's group commit can merge commits).
+func benchDeliverStore(b *testing.B, workers int, sameAccount bool) {
+	{
+		{
 			st, err := storage.Open(storage.Options{Dir: filepath.Join(b.TempDir(), "mail"), Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
@@ -50,7 +67,11 @@ func BenchmarkDeliverStore(b *testing.B) {
 				wg.Add(1)
 				go func(w int) {
 					defer wg.Done()
-					tg := []storage.Target{{Account: fmt.Sprintf("u%d@example.com", w), Mailbox: "INBOX"}}
+					acct := fmt.Sprintf("u%d@example.com", w)
+					if sameAccount {
+						acct = "u0@example.com"
+					}
+					tg := []storage.Target{{Account: acct, Mailbox: "INBOX"}}
 					for next.Add(1) <= int64(b.N) {
 						if err := a.Deliver(ctx, "a@remote.org", tg, bytes.NewReader(msg)); err != nil {
 							b.Error(err)
@@ -61,6 +82,6 @@ func BenchmarkDeliverStore(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
-		})
+		}
 	}
 }
