@@ -22,6 +22,16 @@ const (
 	stateUpdate
 )
 
+func (st state) String() string {
+	switch st {
+	case stateAuthorization:
+		return "AUTHORIZATION"
+	case stateTransaction:
+		return "TRANSACTION"
+	}
+	return "UPDATE"
+}
+
 // session is one POP3 connection.
 type session struct {
 	srv    *Server
@@ -84,6 +94,12 @@ func (s *session) run() {
 			return
 		case err != nil:
 			s.logEnd(err)
+			if isTimeout(err) {
+				// RFC 1939 3: the autologout timer closes the connection
+				// without entering UPDATE; say why first.
+				s.reply("-ERR disconnected for inactivity")
+				s.flush()
+			}
 			return
 		}
 		s.conn.SetWriteDeadline(time.Now().Add(s.srv.idleTimeout))
@@ -100,12 +116,16 @@ func (s *session) release() {
 	}
 }
 
-func (s *session) logEnd(err error) {
+func isTimeout(err error) bool {
 	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (s *session) logEnd(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		s.log.Info("connection dropped", "state", s.state)
-	case errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		s.log.Info("idle timeout", "state", s.state)
 	default:
 		s.log.Info("connection error", "state", s.state, "err", err)
@@ -206,11 +226,8 @@ func (s *session) readLine(limit int) ([]byte, error) {
 	s.mu.Lock()
 	s.waiting = false
 	s.mu.Unlock()
-	if err != nil && !errors.Is(err, errLineTooLong) && s.srv.isClosing() {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, errShutdown
-		}
+	if isTimeout(err) && s.srv.isClosing() {
+		return nil, errShutdown
 	}
 	return line, err
 }

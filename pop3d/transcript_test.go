@@ -179,6 +179,7 @@ func TestTranscriptIdleTimeout(t *testing.T) {
 	c.run(`
 		C: DELE 1
 		S: +OK message 1 deleted
+		S: -ERR disconnected for inactivity
 		S: <EOF>`)
 	waitReleased(t, d)
 	if len(d.deletes) != 0 {
