@@ -14,7 +14,10 @@
 //     a session; mail delivered meanwhile shows up in the next session.
 //   - LIST and STAT report the stored size (CRLF line ends, before
 //     dot-stuffing, without the terminating ".CRLF"), which is exactly the
-//     octets RETR sends once the stuffing is undone.
+//     octets RETR sends once the stuffing is undone. Storage keeps bytes as
+//     delivered, and SMTP and IMAP APPEND deliver CRLF; only a file dropped
+//     into the Maildir from outside with bare LF line ends is sent with
+//     CRLF added (RFC 1939 3) and then counts one octet short per line.
 //   - UIDL is the hex of UIDVALIDITY and UID: stable for as long as the
 //     message exists and identical in every session.
 //   - The account's POP3 lock (Maildrop.LockPOP3) is held from a
