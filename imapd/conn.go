@@ -27,6 +27,7 @@ type limitedConn struct {
 	release func()
 	once    sync.Once
 	idle    atomic.Bool // the read deadline is the idle timeout
+	trace   *connTrace  // nil unless Options.Trace; stops at STARTTLS
 
 	wmu   sync.Mutex
 	wbuf  *[]byte     // pooled, nil when empty
@@ -46,6 +47,13 @@ var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, maxBuffered); re
 func (c *limitedConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.trace != nil {
+		if isTLSRecord(p) {
+			c.trace = nil // STARTTLS done: ciphertext from here on
+		} else {
+			c.trace.server(p)
+		}
+	}
 	if c.werr != nil {
 		return 0, c.werr
 	}
@@ -153,11 +161,32 @@ func (c *limitedConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
+	if t := c.traceForRead(); t != nil && n > 0 {
+		if isTLSRecord(p[:n]) {
+			c.wmu.Lock()
+			c.trace = nil
+			c.wmu.Unlock()
+		} else {
+			t.client(p[:n])
+		}
+	}
 	var ne net.Error
 	if err != nil && c.idle.Load() && errors.As(err, &ne) && ne.Timeout() {
 		c.Close()
 	}
 	return n, err
+}
+
+func (c *limitedConn) traceForRead() *connTrace {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.trace
+}
+
+// isTLSRecord spots the start of a TLS record (handshake 0x16, alert 0x15,
+// application data 0x17, version 3.x), which no IMAP line begins with.
+func isTLSRecord(p []byte) bool {
+	return len(p) >= 3 && p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 3
 }
 
 // chanListener is a net.Listener fed by our own accept loops, so that one

@@ -60,7 +60,7 @@ type envOption func(*Options)
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := auth.Open(auth.Options{Path: filepath.Join(dir, "accounts.db")})
+	db, err := auth.Open(auth.Options{Path: filepath.Join(dir, "accounts.db"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

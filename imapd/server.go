@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -68,6 +69,10 @@ type Options struct {
 	// InsecureAuth reports whether LOGIN/AUTHENTICATE may be used without
 	// TLS from remote. Nil means: only from loopback addresses.
 	InsecureAuth func(remote netip.Addr) bool
+	// Trace, if set, receives a line-by-line wire trace of every plain-text
+	// connection (TLS connections are not traced), credentials redacted.
+	// For debugging only.
+	Trace io.Writer
 }
 
 // Server is an IMAP server. Serve and ServeTLS may be called for several
@@ -86,6 +91,8 @@ type Server struct {
 	ctx         context.Context
 	cancel      context.CancelFunc
 	connID      atomic.Uint64
+	traceID     atomic.Uint64
+	traceMu     sync.Mutex
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -174,13 +181,14 @@ func capabilities() imap.CapSet {
 
 func (s *Server) newLibServer(insecureAuth bool) *libServer {
 	ls := &libServer{ln: newChanListener(), done: make(chan struct{})}
-	ls.srv = imapserver.New(&imapserver.Options{
+	o := &imapserver.Options{
 		NewSession:   s.newSession,
 		Caps:         s.caps,
 		Logger:       libLogger{s.log},
 		TLSConfig:    s.opts.TLSConfig,
 		InsecureAuth: insecureAuth,
-	})
+	}
+	ls.srv = imapserver.New(o)
 	go func() {
 		defer close(ls.done)
 		ls.srv.Serve(ls.ln) //nolint:errcheck // returns nil once ln is closed
@@ -248,7 +256,11 @@ func (s *Server) accept(c net.Conn, implicitTLS bool) {
 		c.Close()
 		return
 	}
-	var nc net.Conn = &limitedConn{Conn: c, srv: s, release: release}
+	lc := &limitedConn{Conn: c, srv: s, release: release}
+	if s.opts.Trace != nil && !implicitTLS {
+		lc.trace = &connTrace{w: s.opts.Trace, mu: &s.traceMu, id: s.traceID.Add(1)}
+	}
+	var nc net.Conn = lc
 	if implicitTLS {
 		// The library recognises TLS by the *tls.Conn type, so the TLS layer
 		// must be outermost.

@@ -2,7 +2,9 @@ package imapd
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"postel/auth"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -230,4 +234,29 @@ func (e *env) rawNoGreeting(t testing.TB) *rawConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &rawConn{t: t, c: c, r: bufioReader(c)}
+}
+
+// TestLoginThrottled: repeated failures reach auth's lockout, which the
+// client sees as NO [UNAVAILABLE] even with the right password.
+func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
+	db, err := auth.Open(auth.Options{Path: filepath.Join(t.TempDir(), "a.db"), Logger: slog.New(slog.DiscardHandler), Throttle: auth.ThrottleOptions{
+		Free: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, Lockout: 3, Window: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if err := db.AddDomain(ctx, "example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddUser(ctx, testUser, testPass); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(o *Options) { o.Auth = db })
+	rc := e.raw(t)
+	for i := 0; i < 3; i++ {
+		rc.cmd(`LOGIN %s "wrong%d"`, testUser, i)
+	}
+	rc.expect("NO [UNAVAILABLE]", `LOGIN %s "%s"`, testUser, testPass)
 }
