@@ -105,6 +105,16 @@ func BenchmarkLargeMailbox(b *testing.B) {
 		}
 	})
 	b.Run("FETCH-ENVELOPE-1000", func(b *testing.B) {
+		rc := rawLogin(b, e)
+		rc.expect("OK", "SELECT INBOX")
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if u := rc.expect("OK", "FETCH 5001:6000 (ENVELOPE)"); len(u) != 1000 {
+				b.Fatal(len(u))
+			}
+		}
+	})
+	b.Run("FETCH-ENVELOPE-1000-imapclient", func(b *testing.B) {
 		set := imap.SeqSet{}
 		set.AddRange(5001, 6000)
 		for i := 0; i < b.N; i++ {

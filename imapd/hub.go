@@ -25,17 +25,18 @@ type hub struct {
 
 // acquireHub returns the account's hub, starting it on first use.
 func (s *Server) acquireHub(ctx context.Context, name string) (*hub, error) {
+	// Store.Account returns the one shared object per user (opening it on
+	// first use, which may take a while): call it outside s.mu so a slow
+	// first login does not hold up everyone else's.
+	acct, err := s.opts.Store.Account(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h := s.hubs[name]; h != nil {
 		h.refs++
 		return h, nil
-	}
-	// Store.Account is cheap after the first call (one shared object per
-	// user); holding s.mu here only serialises first logins.
-	acct, err := s.opts.Store.Account(ctx, name)
-	if err != nil {
-		return nil, err
 	}
 	h := &hub{srv: s, name: name, acct: acct, sub: acct.Subscribe(), refs: 1, views: make(map[*view]struct{})}
 	s.hubs[name] = h
