@@ -22,6 +22,13 @@
 //     snapshot, and drops queued changes whose ModSeq the snapshot already
 //     includes, so no change is lost or applied twice.
 //
+// Connections: our accept loop applies the per-IP limit and hands each
+// connection to one of two library servers, one that allows LOGIN before
+// TLS (Options.InsecureAuth, loopback by default) and one that advertises
+// LOGINDISABLED. Under the library sits limitedConn (conn.go), which
+// replaces the library's idle timeout with Options.IdleTimeout and
+// coalesces its per-line flushes into few writes.
+//
 // Locks: a view's mutex guards only its pending queue; the hub's mutex only
 // its session set. Neither is held during storage calls or network writes.
 //

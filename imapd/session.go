@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 
@@ -201,5 +200,3 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		}
 	}
 }
-
-func (s *session) String() string { return fmt.Sprintf("imap session %s", s.account) }
