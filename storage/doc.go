@@ -46,14 +46,19 @@
 //
 // # Durability and group commit
 //
-// A message is written to Dir/.tmp and fsynced, hard linked into each
-// target's cur/ (a copy when links are impossible), and the index
-// commit comes last. Each account has one committer goroutine: requests
-// queued while a commit runs go into the next one, which first fsyncs the
-// directories their files were linked into and then commits one bbolt
-// transaction (one fsync pair) for all of them. Commit, Append, Copy and
-// Move return only after that. A function of a batch that fails is
-// dropped and the rest re-run, so targets are all or nothing.
+// A message is written once to Dir/.tmp, hard linked into each target's
+// cur/ (a copy when links are impossible) and then fsynced by the
+// delivering goroutine, in parallel with other deliveries. It then queues
+// its index change with the account's committer goroutine: requests
+// queued while a commit runs go into the next one, which commits one
+// bbolt transaction (one fsync pair) for all of them while the
+// directories their files were linked into are fsynced in parallel.
+// Commit, Append, Copy and Move return only after both, so an
+// acknowledged message has its bytes, its directory entry and its index
+// record on disk. A crash in between can leave an index record without a
+// durable directory entry; recovery expunges it (it was never
+// acknowledged). A function of a batch that fails is dropped and the rest
+// re-run, so each target is all or nothing.
 //
 // Expunged messages leave the index first, with their files recorded in
 // a "gone" set; the files are unlinked after the commit and the set is
