@@ -111,6 +111,7 @@ func TestCrashRecovery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkConsistency(t, a)
 			info, ms, err := a.List(context.Background(), "INBOX")
 			if err != nil {
 				t.Fatal(err)
