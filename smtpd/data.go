@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ func (s *session) Data(r io.Reader) (err error) {
 		s.logger.Info("message refused", "reason", "bare CR or LF", "from", sanitizeLog(s.from))
 		return s.fail(errBareLine)
 	}
-	id := s.conn.id + "." + itoa(int(s.conn.msgs.Add(1)))
+	id := s.conn.id + "." + strconv.Itoa(int(s.conn.msgs.Add(1)))
 	var res result
 	if s.srv.opts.Mode == Submission {
 		res, err = s.submit(sp, id, start)
@@ -144,17 +145,3 @@ func (l *lineEndChecker) Write(p []byte) {
 
 // Bad reports whether a bare CR or LF was seen (a trailing CR counts).
 func (l *lineEndChecker) Bad() bool { return l.bad || l.prevCR }
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
-}
