@@ -96,9 +96,9 @@ poll 127.0.0.1 service %s protocol POP3 auth password timeout 30
 	}
 }
 
-// TestGetmail downloads and deletes all messages into a Maildir with
-// getmail6, over plain POP3 on loopback and over pop3s with a verified
-// certificate.
+// TestGetmail downloads and deletes all messages with getmail6, over
+// plain POP3 on loopback and over pop3s with a verified certificate,
+// delivering to an LMTP sink.
 func TestGetmail(t *testing.T) {
 	t.Parallel()
 	getmail := needClient(t, "getmail")
@@ -111,8 +111,7 @@ func TestGetmail(t *testing.T) {
 			}
 			stored := e.stored(t, realUser)
 			home := t.TempDir()
-			out := filepath.Join(home, "out")
-			mda := writeMDA(t, home, out)
+			sink := newLMTPSink(t)
 			retriever := "SimplePOP3Retriever"
 			addr := e.plainAddr
 			extra := ""
@@ -122,32 +121,41 @@ func TestGetmail(t *testing.T) {
 				extra = "ca_certs = " + e.certPath + "\nssl_cert_hostname = localhost\n"
 			}
 			host, port, _ := strings.Cut(addr, ":")
+			sinkHost, sinkPort, _ := strings.Cut(sink.addr, ":")
 			rc := fmt.Sprintf(`[retriever]
 type = %s
 server = %s
 port = %s
 username = %s
 password = %s
+timeout = 30
 %s
 [destination]
-# Maildir delivery refuses to run as root (as CI does); an external MDA
-# writing one file per message is the same download-and-delete run.
-type = MDA_external
-path = %s
-allow_root_commands = true
-unixfrom = false
+type = MDA_lmtp
+host = %s
+port = %s
+override = %s
 
 [options]
 delete = true
 read_all = true
 delivered_to = false
 received = false
-`, retriever, host, port, realUser, realPass, extra, mda)
+`, retriever, host, port, realUser, realPass, extra, sinkHost, sinkPort, realUser)
 			rcPath := filepath.Join(home, "getmailrc")
 			if err := os.WriteFile(rcPath, []byte(rc), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			runClientEnv(t, []string{"HOME=" + home}, getmail, "--getmaildir", home, "--rcfile", rcPath, "--quiet")
+			out := filepath.Join(home, "out")
+			if err := os.Mkdir(out, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range sink.messages() {
+				if err := os.WriteFile(filepath.Join(out, itoa(i)), []byte(m), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			checkFetched(t, e, stored, out)
 		})
 	}

@@ -52,6 +52,11 @@ func newRealEnvAuth(t testing.TB, configureAuth func(*auth.Options), configure f
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
 	st, err := storage.Open(storage.Options{Dir: filepath.Join(dir, "mail"), Logger: logger, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
