@@ -175,9 +175,15 @@ func TestTranscriptIdleTimeout(t *testing.T) {
 		ts.srv.idleTimeout = 300 * time.Millisecond // New refuses < 10 minutes
 	})
 	d := seedBob(ts)
-	c := ts.login(t)
+	c := dial(t, ts.addr)
+	// One write, so no client think-time runs into the short timer.
 	c.run(`
+		C: USER bob
+		C: PASS secret
 		C: DELE 1
+		` + greeting + `
+		S: +OK send PASS
+		S: +OK maildrop locked and ready, 2 messages (97 octets)
 		S: +OK message 1 deleted
 		S: -ERR disconnected for inactivity
 		S: <EOF>`)
