@@ -9,6 +9,9 @@ import (
 	"postel/storage"
 )
 
+// errUpdate marks a failure of the UPDATE state's deletions (RFC 1939 6).
+var errUpdate = errors.New("pop3d: update failed")
+
 // pop3Error is the one place an error becomes an -ERR line. Response codes
 // follow RFC 2449 8.1.1 ([IN-USE]) and RFC 3206 ([AUTH], [SYS/TEMP]).
 // Errors it does not know are logged and answered with a generic
@@ -25,6 +28,10 @@ func pop3Error(log *slog.Logger, op string, err error) string {
 		return "-ERR no such message"
 	case errors.Is(err, storage.ErrClosed), errors.Is(err, context.Canceled):
 		return "-ERR [SYS/TEMP] server shutting down"
+	case errors.Is(err, errUpdate):
+		// RFC 2449 8.1.1's example wording.
+		log.Error("command failed", "op", op, "err", err)
+		return "-ERR [SYS/TEMP] some deleted messages not removed"
 	}
 	log.Error("command failed", "op", op, "err", err)
 	return "-ERR [SYS/TEMP] internal server error, try again later"

@@ -1,5 +1,7 @@
 package pop3d
 
+import "fmt"
+
 // cmdStat is RFC 1939 5 STAT.
 func (s *session) cmdStat(arg string) {
 	if arg != "" {
@@ -109,10 +111,10 @@ func (s *session) cmdQuit(string) {
 		err := s.drop.Delete(ctx, inbox, uids)
 		cancel()
 		if err != nil {
-			// RFC 2449 8.1.1 wording; the lock is released all the same.
-			s.log.Error("delete at quit failed", "uids", len(uids), "err", err)
+			// The lock is released all the same; nothing was deleted
+			// or all was: storage deletes in one commit.
 			s.release()
-			s.reply("-ERR [SYS/TEMP] some deleted messages not removed")
+			s.reply(pop3Error(s.log, "delete at quit", fmt.Errorf("%w: %d messages: %w", errUpdate, len(uids), err)))
 			return
 		}
 		s.log.Info("deleted", "messages", len(uids))
