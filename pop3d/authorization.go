@@ -92,9 +92,8 @@ func (s *session) cmdAuth(arg string) {
 				s.fail("-ERR line too long")
 				return
 			}
-			// The read error ends the session at the next readLine.
 			s.quit = true
-			s.logEnd(err)
+			s.endOnReadError(err)
 			return
 		}
 		s.trace("C: <redacted>")

@@ -58,6 +58,23 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 	}
 }
 
+func TestShutdownDuringAuthContinuation(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, nil)
+	c := dial(t, ts.addr)
+	c.run(greeting + `
+		C: AUTH PLAIN
+		S: + `)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	c.run(`
+		S: -ERR [SYS/TEMP] server shutting down
+		S: <EOF>`)
+}
+
 func TestShutdownWaitsThenCloses(t *testing.T) {
 	t.Parallel()
 	block := make(chan struct{})

@@ -88,18 +88,8 @@ func (s *session) run() {
 			s.trace("C: <line too long>")
 			s.fail("-ERR line too long")
 			continue
-		case errors.Is(err, errShutdown):
-			s.reply("-ERR [SYS/TEMP] server shutting down")
-			s.flush()
-			return
 		case err != nil:
-			s.logEnd(err)
-			if isTimeout(err) {
-				// RFC 1939 3: the autologout timer closes the connection
-				// without entering UPDATE; say why first.
-				s.reply("-ERR disconnected for inactivity")
-				s.flush()
-			}
+			s.endOnReadError(err)
 			return
 		}
 		s.conn.SetWriteDeadline(time.Now().Add(s.srv.idleTimeout))
@@ -119,6 +109,25 @@ func (s *session) release() {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// endOnReadError logs why a read failed and, where the client can still
+// hear it, says why the connection ends. Nothing is expunged.
+func (s *session) endOnReadError(err error) {
+	switch {
+	case errors.Is(err, errShutdown):
+		s.log.Info("closed by server shutdown", "state", s.state)
+		s.reply("-ERR [SYS/TEMP] server shutting down")
+		s.flush()
+	case isTimeout(err):
+		s.logEnd(err)
+		// RFC 1939 3: the autologout timer closes the connection
+		// without entering UPDATE; say why first.
+		s.reply("-ERR disconnected for inactivity")
+		s.flush()
+	default:
+		s.logEnd(err)
+	}
 }
 
 func (s *session) logEnd(err error) {
