@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
-	"net"
 	"strings"
 
 	"postel/auth"
@@ -17,12 +16,12 @@ func (s *session) authAllowed() bool {
 	return s.isTLS || s.srv.opts.InsecureAuth(s.remote)
 }
 
-const errNeedTLS = "-ERR [AUTH] plaintext authentication requires TLS, use STLS first"
+const replyNeedTLS = "-ERR [AUTH] plaintext authentication requires TLS, use STLS first"
 
 // cmdUser is RFC 1939 7 USER name.
 func (s *session) cmdUser(arg string) {
 	if !s.authAllowed() {
-		s.fail(errNeedTLS)
+		s.fail(replyNeedTLS)
 		return
 	}
 	name := strings.TrimSpace(arg)
@@ -38,7 +37,7 @@ func (s *session) cmdUser(arg string) {
 // password (spaces included).
 func (s *session) cmdPass(arg string) {
 	if !s.authAllowed() {
-		s.fail(errNeedTLS)
+		s.fail(replyNeedTLS)
 		return
 	}
 	if s.user == "" {
@@ -60,7 +59,7 @@ func (s *session) cmdPass(arg string) {
 // clients expect.
 func (s *session) cmdAuth(arg string) {
 	if !s.authAllowed() {
-		s.fail(errNeedTLS)
+		s.fail(replyNeedTLS)
 		return
 	}
 	w := words(arg)
@@ -189,7 +188,7 @@ func (s *session) cmdStls(arg string) {
 	// Anything the client pipelined after STLS was sent in clear text
 	// and must not be executed as if it came over TLS (CVE-2011-0411):
 	// setConn drops the old reader with its buffer.
-	tc := tlsServer(s.rw, s.srv.opts.TLSConfig)
+	tc := tls.Server(s.rw, s.srv.opts.TLSConfig)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -225,5 +224,3 @@ func (s *session) cmdCapa(string) {
 	s.reply("IMPLEMENTATION Postel")
 	s.reply(".")
 }
-
-func tlsServer(c net.Conn, cfg *tls.Config) *tls.Conn { return tls.Server(c, cfg) }
