@@ -43,6 +43,8 @@ func TestBadValues(t *testing.T) {
 		{"[listen]\nsmtp = \"nonsense\"", "listen.smtp"},
 		{"[tls]\ncert = \"a.pem\"", "tls: cert and key"},
 		{`log_level = "loud"`, "log_level"},
+		{"[limits]\nimap_timeout = \"5m\"", "limits.imap_timeout: 5m0s is below RFC 9051's 30m"},
+		{"[limits]\npop3_timeout = \"1m\"", "limits.pop3_timeout"},
 		{"[outbound]\nsmarthost_tls = \"maybe\"", "outbound.smarthost_tls"},
 	}
 	for _, tc := range cases {

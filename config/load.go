@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -109,11 +110,13 @@ func (c Config) Validate() error {
 	if c.Limits.SMTPTimeout < 30e9 {
 		bad("limits.smtp_timeout", "%v is below 30s", c.Limits.SMTPTimeout)
 	}
-	if c.Limits.IMAPTimeout < 30e9 {
-		bad("limits.imap_timeout", "%v is below 30s", c.Limits.IMAPTimeout)
+	// RFC 9051 5.4: an autologout timer of at least 30 minutes.
+	if c.Limits.IMAPTimeout < 30*time.Minute {
+		bad("limits.imap_timeout", "%v is below RFC 9051's 30m", c.Limits.IMAPTimeout)
 	}
-	if c.Limits.POP3Timeout < 30e9 {
-		bad("limits.pop3_timeout", "%v is below 30s", c.Limits.POP3Timeout)
+	// RFC 1939 3: an autologout timer of at least 10 minutes.
+	if c.Limits.POP3Timeout < 10*time.Minute {
+		bad("limits.pop3_timeout", "%v is below RFC 1939's 10m", c.Limits.POP3Timeout)
 	}
 	if c.Outbound.Smarthost != "" {
 		if _, _, err := net.SplitHostPort(c.Outbound.Smarthost); err != nil {

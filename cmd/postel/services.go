@@ -87,14 +87,14 @@ func (s *server) startServices(svc *admin.Service) error {
 	}
 	imapServer := func() (frontEnd, error) {
 		return imapd.New(imapd.Options{
-			Store: s.store, Auth: s.auth, TLSConfig: s.tls, Logger: s.logger.With("proto", "imap"),
+			Store: s.store, Auth: s.auth, TLSConfig: s.tls, Logger: s.logger,
 			MaxMessageBytes: lim.MessageSize, MaxConnsPerIP: lim.ConnectionsPerIP,
 			IdleTimeout: lim.IMAPTimeout, InsecureAuth: loopbackOnly,
 		})
 	}
 	pop3Server := func() (frontEnd, error) {
 		return pop3d.New(pop3d.Options{
-			Store: pop3d.FromStorage(s.store), Auth: s.auth, TLSConfig: s.tls, Logger: s.logger.With("proto", "pop3"),
+			Store: pop3d.FromStorage(s.store), Auth: s.auth, TLSConfig: s.tls, Logger: s.logger,
 			Hostname: cfg.Hostname, IdleTimeout: lim.POP3Timeout, MaxConnsPerIP: lim.ConnectionsPerIP,
 			InsecureAuth: loopbackOnly,
 		})
@@ -121,7 +121,7 @@ func (s *server) startServices(svc *admin.Service) error {
 			return err
 		}
 		if l.name == "smtp" && cfg.Inbound.EarlyTalkerWait > 0 {
-			ln = checks.EarlyTalkerListener(ln, cfg.Inbound.EarlyTalkerWait, s.logger.With("proto", "smtp"))
+			ln = checks.EarlyTalkerListener(ln, cfg.Inbound.EarlyTalkerWait, s.logger.With("listener", "smtp"))
 		}
 		serve := srv.Serve
 		if l.tls {
