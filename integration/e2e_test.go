@@ -85,7 +85,8 @@ func (p *pop3) multi(t *testing.T) []string {
 }
 
 // TestMailFlowsEndToEnd: a user submits to a colleague; the colleague's
-// IMAP session sees it, POP3 downloads and deletes it, IMAP sees it gone.
+// IDLE session is told at once, another IMAP session reads it, POP3
+// downloads and deletes it, and both IMAP sessions see it gone.
 func TestMailFlowsEndToEnd(t *testing.T) {
 	t.Parallel()
 	in := newInstance(t, "")
@@ -94,6 +95,34 @@ func TestMailFlowsEndToEnd(t *testing.T) {
 	in.mustPostel("bob-pw-12\n", "user", "add", "bob@example.com", "--password-stdin")
 	in.start()
 
+	// A second device sits in IDLE on bob's INBOX the whole time.
+	exists, expunged := make(chan uint32, 10), make(chan uint32, 10)
+	watcher, err := imapclient.DialTLS(in.addr("imaps"), &imapclient.Options{
+		TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					exists <- *d.NumMessages
+				}
+			},
+			Expunge: func(seq uint32) { expunged <- seq },
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	if err := watcher.Login("bob@example.com", "bob-pw-12").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watcher.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := watcher.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	msg := "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: lunch?\r\n\r\nAt noon.\r\n.hidden dot line\r\n"
 	if err := submit(t, in.addr("submissions"), "alice@example.com", "alice-pw-1", "alice@example.com", []string{"bob@example.com"}, msg); err != nil {
 		t.Fatalf("submission: %v", err)
@@ -101,6 +130,15 @@ func TestMailFlowsEndToEnd(t *testing.T) {
 	// Submission refuses a forged sender.
 	if err := submit(t, in.addr("submissions"), "alice@example.com", "alice-pw-1", "bob@example.com", []string{"bob@example.com"}, msg); err == nil {
 		t.Error("alice could send as bob")
+	}
+
+	select {
+	case n := <-exists:
+		if n != 1 {
+			t.Errorf("IDLE session got EXISTS %d, want 1", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("IDLE session was not told of the new message")
 	}
 
 	ic, err := imapclient.DialTLS(in.addr("imaps"), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
@@ -157,7 +195,21 @@ func TestMailFlowsEndToEnd(t *testing.T) {
 		t.Fatalf("QUIT: %s", l)
 	}
 
-	// The IMAP session learns of the expunge at its next command.
+	// The IDLE session is told at once; the other at its next command.
+	select {
+	case seq := <-expunged:
+		if seq != 1 {
+			t.Errorf("IDLE session got EXPUNGE %d, want 1", seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("IDLE session was not told of the POP3 deletion")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err := ic.Noop().Wait(); err != nil {
 		t.Fatal(err)
 	}
