@@ -366,3 +366,37 @@ func TestAppendToSelectedReportsExists(t *testing.T) {
 		t.Fatalf("COPY to selected: %q", u)
 	}
 }
+
+// TestLargeMessageRoundTrip: a 300 KiB message goes in by APPEND and comes
+// back byte for byte, in plain text and over TLS (it crosses the write
+// coalescing buffer many times).
+func TestLargeMessageRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var sb strings.Builder
+	sb.WriteString("Subject: big\r\n\r\n")
+	for i := 0; sb.Len() < 300<<10; i++ {
+		fmt.Fprintf(&sb, "line %06d of a long message, with some filler text to make it wide\r\n", i)
+	}
+	msg := sb.String()
+	c := e.login(t, nil)
+	appendMsg(t, c, "INBOX", msg, nil)
+	tc, err := imapclient.DialTLS(e.tlsAddr, &imapclient.Options{TLSConfig: e.clientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if err := tc.Login(testUser, testPass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for name, cl := range map[string]*imapclient.Client{"plain": c, "tls": tc} {
+		if _, err := cl.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		sec := &imap.FetchItemBodySection{Peek: true}
+		m := fetchOne(t, cl, imap.SeqSetNum(1), &imap.FetchOptions{RFC822Size: true, BodySection: []*imap.FetchItemBodySection{sec}})
+		if got := m.FindBodySection(sec); string(got) != msg || m.RFC822Size != int64(len(msg)) {
+			t.Errorf("%s: got %d bytes (RFC822.SIZE %d), want %d", name, len(got), m.RFC822Size, len(msg))
+		}
+	}
+}

@@ -206,3 +206,38 @@ func TestRenameSelectedMailbox(t *testing.T) {
 		t.Fatal("FETCH in a deleted mailbox succeeded")
 	}
 }
+
+// TestIdleOverTLS: the same live delivery over implicit TLS, where the
+// server's buffered writes go through crypto/tls.
+func TestIdleOverTLS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := newUpdates()
+	c, err := imapclient.DialTLS(e.tlsAddr, &imapclient.Options{TLSConfig: e.clientTLS(), UnilateralDataHandler: u.handler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(testUser, testPass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(t, "INBOX", testMessage("tls", "x"))
+	u.waitFor(t, time.Second, "EXISTS 1 over TLS", func() bool { return slices.Contains(u.exists, 1) })
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	m := fetchOne(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	if got := string(m.FindBodySection(&imap.FetchItemBodySection{Peek: true})); got != testMessage("tls", "x") {
+		t.Fatalf("BODY[] over TLS = %q", got)
+	}
+}
