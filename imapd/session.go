@@ -178,7 +178,17 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	return s.sel.poll(w, allowExpunge)
+	return s.pollErr(s.sel.poll(w, allowExpunge))
+}
+
+// pollErr turns a view overflow into BYE: the client reconnects and
+// resynchronises (RFC 9051 7.1.5 allows a unilateral BYE).
+func (s *session) pollErr(err error) error {
+	if errors.Is(err, errOverflow) {
+		s.log.Warn("imap view overflow, disconnecting", "mailbox", s.sel.mailbox())
+		s.conn.Bye("Too many changes to report; please reconnect")
+	}
+	return err
 }
 
 // Idle implements IDLE (RFC 2177): changes are written as they arrive.
@@ -191,7 +201,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	}
 	for {
 		if err := v.poll(w, true); err != nil {
-			return err
+			return s.pollErr(err)
 		}
 		select {
 		case <-v.notify:

@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -29,11 +30,18 @@ type view struct {
 
 	notify chan struct{} // capacity 1: "pending is not empty" for IDLE
 
-	mu      sync.Mutex
-	name    string
-	pending []storage.Change
-	gone    bool // mailbox deleted by someone
+	mu       sync.Mutex
+	name     string
+	pending  []storage.Change
+	gone     bool // mailbox deleted by someone
+	overflow bool // more than maxPending changes queued: resync needed
 }
+
+// maxPending bounds the changes queued for a client that neither polls nor
+// idles. Past it the queue is dropped and the client is disconnected at its
+// next command, so it resynchronises instead of the server holding an
+// unbounded backlog.
+const maxPending = 100_000
 
 func newView(name string, readOnly bool) *view {
 	return &view{name: name, readOnly: readOnly, notify: make(chan struct{}, 1), own: make(map[uint32]uint64)}
@@ -52,11 +60,16 @@ func (v *view) push(c storage.Change) {
 	v.mu.Lock()
 	switch c.Kind {
 	case storage.ChangeMessageAdded, storage.ChangeFlags, storage.ChangeExpunge:
-		if c.Mailbox != v.name {
+		if c.Mailbox != v.name || v.overflow {
 			v.mu.Unlock()
 			return
 		}
-		v.pending = append(v.pending, c)
+		if len(v.pending) >= maxPending {
+			v.overflow = true
+			v.pending = nil
+		} else {
+			v.pending = append(v.pending, c)
+		}
 	case storage.ChangeMailboxRenamed:
 		// Renaming INBOX moves its messages away and leaves INBOX in place
 		// (RFC 9051 6.3.6); the expunges arrive as their own changes.
@@ -216,6 +229,10 @@ func (v *view) removeUIDs(uids []uint32, write func(seq uint32) error) error {
 // the rest queued.
 func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	v.mu.Lock()
+	if v.overflow {
+		v.mu.Unlock()
+		return errOverflow
+	}
 	q := v.pending
 	v.pending = nil
 	v.mu.Unlock()
@@ -277,6 +294,9 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	}
 	return flushExists()
 }
+
+// errOverflow ends a session whose view fell too far behind.
+var errOverflow = errors.New("imapd: too many pending mailbox changes")
 
 // requeue puts changes back at the head of the queue.
 func (v *view) requeue(q []storage.Change) {

@@ -156,3 +156,17 @@ func splitLevels(name string) []string {
 }
 
 var _ = (&recorder{}).exists
+
+func TestViewOverflow(t *testing.T) {
+	t.Parallel()
+	v := newView("INBOX", false)
+	for i := 0; i <= maxPending; i++ {
+		v.push(storage.Change{Kind: storage.ChangeFlags, Mailbox: "INBOX", UID: 1, ModSeq: uint64(i + 1)})
+	}
+	if !v.overflow || v.pending != nil {
+		t.Fatalf("overflow %v, %d pending", v.overflow, len(v.pending))
+	}
+	if err := v.poll(nil, true); err != errOverflow {
+		t.Fatalf("poll after overflow: %v", err)
+	}
+}
