@@ -219,3 +219,33 @@ func TestStatusAllItems(t *testing.T) {
 		t.Fatalf("STATUS missing: %v", err)
 	}
 }
+
+// TestEnable: ENABLE IMAP4rev2 switches SEARCH to ESEARCH and adds the LIST
+// response to SELECT; ENABLE UTF8=ACCEPT makes mailbox names raw UTF-8.
+func TestEnable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver(t, "INBOX", testMessage("x", "y"))
+	rc := e.raw(t)
+	rc.login()
+	if u := rc.expect("OK", "ENABLE IMAP4rev2 UTF8=ACCEPT"); len(u) != 1 || !strings.Contains(u[0], "IMAP4rev2") {
+		t.Fatalf("ENABLE: %q", u)
+	}
+	u := rc.expect("OK", "SELECT INBOX")
+	if !slices.Contains(u, `* LIST () "/" INBOX`) {
+		t.Errorf("SELECT after ENABLE IMAP4rev2: %q", u)
+	}
+	if u := rc.expect("OK", "SEARCH ALL"); len(u) != 1 || !strings.HasPrefix(u[0], `* ESEARCH (TAG "a4") ALL 1`) {
+		t.Errorf("SEARCH after ENABLE IMAP4rev2: %q", u)
+	}
+	rc.expect("OK", `CREATE "Bücher"`)
+	if u := rc.expect("OK", `LIST "" "B*"`); len(u) != 1 || !strings.Contains(u[0], `"Bücher"`) {
+		t.Errorf("UTF-8 LIST: %q", u)
+	}
+	// A plain IMAP4rev1 session sees the same mailbox in modified UTF-7.
+	rc2 := e.raw(t)
+	rc2.login()
+	if u := rc2.expect("OK", `LIST "" "B*"`); len(u) != 1 || !strings.Contains(u[0], `"B&APw-cher"`) {
+		t.Errorf("UTF-7 LIST: %q", u)
+	}
+}
