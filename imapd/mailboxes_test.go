@@ -71,11 +71,17 @@ func TestCreateRenameDeleteList(t *testing.T) {
 		t.Fatalf("CREATE with trailing separator: %v", err)
 	}
 	// CREATE-SPECIAL-USE.
-	if err := c.Create("Flagged mail", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrAll}}).Wait(); err != nil {
-		t.Logf("CREATE USE (\\All): %v (storage may allow one \\All only)", err)
+	if err := c.Create("All mail", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrAll}}).Wait(); err != nil {
+		t.Fatalf("CREATE USE (\\All): %v", err)
+	}
+	if err := c.Create("Odd", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrImportant}}).Wait(); err == nil || !strings.Contains(err.Error(), "USEATTR") {
+		t.Fatalf("CREATE USE (\\Important): %v", err)
 	}
 
 	m := listNames(t, c, "", "*", nil)
+	if !hasAttr(m["All mail"], imap.MailboxAttrAll) || m["Odd"] != nil {
+		t.Errorf("special-use CREATE: %+v %+v", m["All mail"], m["Odd"])
+	}
 	for _, want := range []string{"Work", "Work/2026", "Work/2026/Q4", "Ünïcode ✓", "Projects"} {
 		if m[want] == nil {
 			t.Errorf("LIST * lacks %q", want)
