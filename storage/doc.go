@@ -84,7 +84,9 @@
 //
 // On Account open (recover.go): mailbox tmp/ directories and
 // postel-deleted are emptied, an interrupted rename is finished from its
-// journal, files left in the gone set are unlinked, then each mailbox's
+// journal, files left in the gone set are unlinked, Maildir++ folders
+// created by other tools (".Name" directories with a canonical encoding)
+// become mailboxes, then each mailbox's
 // files are matched to index records by Maildir base name (the part
 // before ':'): a record without a file is expunged with a new MODSEQ, a
 // file without a record (dropped into new/ or cur/ from outside, or

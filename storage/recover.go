@@ -19,6 +19,8 @@ import (
 //     ever committed.
 //   - an unfinished rename journal is completed.
 //   - files recorded in gone/ (expunged, not yet unlinked) are unlinked.
+//   - Maildir++ folders made by other tools (".Name" directories that
+//     decode to a valid name) become mailboxes, parents included.
 //   - per mailbox, files are matched to index records by base name: a
 //     record whose file vanished is expunged (new MODSEQ); a file in new/
 //     or an unknown file in cur/ (delivered from outside, or linked before
@@ -50,6 +52,9 @@ func (a *Account) recover(stamps map[uint64]int64) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := a.adoptMailboxes(); err != nil {
 		return err
 	}
 	var names []string
@@ -250,4 +255,52 @@ func (a *Account) recoverMailbox(name string, stamp int64, haveStamp bool) error
 		a.store.log.Info("storage: recovered mailbox", "account", a.name, "mailbox", name, "added", added, "expunged", expunged)
 	}
 	return err
+}
+
+// adoptMailboxes indexes Maildir++ folders that another Maildir tool
+// created in the account directory. Directories whose names are not a
+// canonical encoding are left alone.
+func (a *Account) adoptMailboxes() error {
+	ents, err := os.ReadDir(a.dir)
+	if err != nil {
+		return err
+	}
+	var found []string
+	if err := a.view(func(tx *bbolt.Tx) error {
+		names := tx.Bucket(bktNames)
+		for _, e := range ents {
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			name, err := decodeMailbox(e.Name())
+			if err != nil {
+				a.store.log.Warn("storage: ignoring directory", "account", a.name, "dir", e.Name())
+				continue
+			}
+			if names.Get([]byte(name)) == nil {
+				found = append(found, name)
+			}
+		}
+		return nil
+	}); err != nil || len(found) == 0 {
+		return err
+	}
+	sort.Strings(found)
+	return a.db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range found {
+			for _, n := range append(parentNames(name), name) {
+				if tx.Bucket(bktNames).Get([]byte(n)) != nil {
+					continue
+				}
+				if _, err := createMbox(tx, n, ""); err != nil {
+					return err
+				}
+				if err := makeMaildir(a.mboxDir(n)); err != nil {
+					return err
+				}
+				a.store.log.Info("storage: adopted mailbox", "account", a.name, "mailbox", n)
+			}
+		}
+		return nil
+	})
 }

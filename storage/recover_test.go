@@ -318,3 +318,35 @@ func TestCleanCloseStamp(t *testing.T) {
 		t.Fatalf("outside removal after clean close: %v", uids)
 	}
 }
+
+// TestRecoverOutsideMailbox: a Maildir++ folder made by another tool
+// becomes a mailbox (with its parent) and its mail is indexed; a
+// directory that is not a valid encoding is ignored.
+func TestRecoverOutsideMailbox(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	testAccount(t, s)
+	s.Close()
+	ad := filepath.Join(dir, acct)
+	for _, d := range []string{".Lists.go", ".bad%zz"} {
+		if err := makeMaildir(filepath.Join(ad, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(ad, ".Lists.go", "new", "1700000000.list.host"), "Subject: golang-nuts\r\n\r\nhi\r\n")
+	a := testAccount(t, openTest(t, dir))
+	for _, n := range []string{"Lists", "Lists/go"} {
+		if _, err := a.Status(context.Background(), n); err != nil {
+			t.Errorf("Status(%s): %v", n, err)
+		}
+	}
+	if _, uids := listUIDs(t, a, "Lists/go"); len(uids) != 1 {
+		t.Errorf("Lists/go UIDs %v", uids)
+	}
+	mbs, _ := a.Mailboxes(context.Background())
+	if len(mbs) != 8 {
+		t.Errorf("%d mailboxes, want 6 defaults + 2 adopted", len(mbs))
+	}
+	checkConsistency(t, a)
+}
