@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // TestDeliveryLeavesNothingBehind: Abort and Commit (even one whose every
@@ -74,5 +76,26 @@ func TestDeliveryLeavesNothingBehind(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Errorf("%d files after a failed Append", n)
+	}
+}
+
+// TestFetchWithoutCache: a message whose cached envelope is missing (an
+// index from an older version, say) is parsed from its file on Fetch.
+func TestFetchWithoutCache(t *testing.T) {
+	t.Parallel()
+	a := testAccount(t, openTest(t, t.TempDir()))
+	uid := appendMsg(t, a, "INBOX", "Subject: no cache\r\nFrom: x@example.org\r\n\r\nbody\r\n")
+	if err := a.db.Update(func(tx *bbolt.Tx) error {
+		m, err := loadMbox(tx, Inbox)
+		if err != nil {
+			return err
+		}
+		return m.cache.Delete(uidKey(uid))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := a.Fetch(context.Background(), "INBOX", []uint32{uid})
+	if err != nil || len(ms) != 1 || ms[0].Envelope == nil || ms[0].Envelope.Subject != "no cache" || ms[0].Structure == nil {
+		t.Fatalf("Fetch: %v %+v", err, ms)
 	}
 }

@@ -465,3 +465,21 @@ func testModSeq(t *testing.T, open Opener) {
 		t.Errorf("moved message modseq %+v", ms)
 	}
 }
+
+// testOpenAfterExpunge: an opened message stays readable after a
+// concurrent expunge (a POP3 RETR or IMAP FETCH in flight).
+func testOpenAfterExpunge(t *testing.T, open Opener) {
+	s := open(t)
+	a := account(t, s, "bob@example.com")
+	body := msg("keep reading", strings.Repeat("data ", 2000))
+	res := deliver(t, s, body, inbox(a.Name()))
+	r, _, err := a.Open(ctx(t), "INBOX", res[0].UID)
+	must(t, err)
+	defer r.Close()
+	must(t, a.Delete(ctx(t), "INBOX", []uint32{res[0].UID}))
+	got, err := io.ReadAll(r)
+	must(t, err)
+	if string(got) != body {
+		t.Errorf("read %d bytes after expunge, want %d", len(got), len(body))
+	}
+}

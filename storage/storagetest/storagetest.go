@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeliverAbort", testDeliverAbort},
 		{"AppendFlagsDate", testAppend},
 		{"OpenPartial", testOpenPartial},
+		{"OpenAfterExpunge", testOpenAfterExpunge},
 		{"Flags", testFlags},
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
