@@ -125,6 +125,9 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 			boxes := make([]string, len(idx))
 			for j, i := range idx {
 				boxes[j] = targets[i].Mailbox
+				if boxes[j] == "" {
+					boxes[j] = Inbox // the zero Target means the inbox
+				}
 			}
 			res := a.deliver(ctx, d.path, d.size, cache, date, flagSet{}, boxes, d.syncOnce)
 			for j, i := range idx {

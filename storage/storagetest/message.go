@@ -95,6 +95,7 @@ func testDeliverMultiTarget(t *testing.T, open Opener) {
 		{Account: "carol@example.com", Mailbox: "Lists"},
 		{Account: "bob@example.com", Mailbox: "Junk"},
 		{Account: "bob@example.com", Mailbox: "NoSuchBox"},
+		{Account: "carol@example.com"}, // empty mailbox: INBOX
 	}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	must(t, err)
 	for i, r := range res[:3] {
@@ -104,6 +105,9 @@ func testDeliverMultiTarget(t *testing.T, open Opener) {
 	}
 	if !errors.Is(res[3].Err, storage.ErrNoMailbox) {
 		t.Errorf("missing mailbox target: %v", res[3].Err)
+	}
+	if res[4].Err != nil || res[4].UID != 1 {
+		t.Errorf("empty mailbox target: %+v", res[4])
 	}
 	for _, x := range []struct {
 		a  *storage.Account
