@@ -166,7 +166,7 @@ type Change struct {
 // Target is one recipient mailbox of a Delivery.
 type Target struct {
 	Account string // canonical account name, e.g. "bob@example.com"
-	Mailbox string // usually "INBOX" (or "Junk")
+	Mailbox string // usually "INBOX" (or "Junk"); "" means INBOX
 }
 
 // TargetResult reports the outcome for one Target of a Delivery commit.
