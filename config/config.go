@@ -13,6 +13,9 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// Trace writes every protocol line of every connection to standard
+	// error (passwords and AUTH data redacted). For debugging clients only.
+	Trace bool `toml:"trace"`
 
 	Listen   Listen   `toml:"listen"`
 	TLS      TLS      `toml:"tls"`

@@ -235,3 +235,15 @@ func (in *instance) setListen(name, addr string) {
 		in.t.Fatal(err)
 	}
 }
+
+// setTopLevel adds a top-level key line to the config (before start).
+func (in *instance) setTopLevel(line string) {
+	in.t.Helper()
+	b, err := os.ReadFile(in.config)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	if err := os.WriteFile(in.config, []byte(line+"\n"+string(b)), 0o600); err != nil {
+		in.t.Fatal(err)
+	}
+}

@@ -62,6 +62,9 @@ func runServe(o *cmdOpts, _ []string) error {
 func newLogger(cfg config.Config) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	if cfg.Trace {
+		level = slog.LevelDebug // POP3 traces are debug lines
+	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 

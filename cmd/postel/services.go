@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -89,14 +91,14 @@ func (s *server) startServices(svc *admin.Service) error {
 		return imapd.New(imapd.Options{
 			Store: s.store, Auth: s.auth, TLSConfig: s.tls, Logger: s.logger,
 			MaxMessageBytes: lim.MessageSize, MaxConnsPerIP: lim.ConnectionsPerIP,
-			IdleTimeout: lim.IMAPTimeout, InsecureAuth: loopbackOnly,
+			IdleTimeout: lim.IMAPTimeout, InsecureAuth: loopbackOnly, Trace: s.traceWriter(),
 		})
 	}
 	pop3Server := func() (frontEnd, error) {
 		return pop3d.New(pop3d.Options{
 			Store: pop3d.FromStorage(s.store), Auth: s.auth, TLSConfig: s.tls, Logger: s.logger,
 			Hostname: cfg.Hostname, IdleTimeout: lim.POP3Timeout, MaxConnsPerIP: lim.ConnectionsPerIP,
-			InsecureAuth: loopbackOnly,
+			InsecureAuth: loopbackOnly, Trace: cfg.Trace,
 		})
 	}
 	ls := []listener{
@@ -140,6 +142,14 @@ func (s *server) startServices(svc *admin.Service) error {
 		})
 	}
 	return nil
+}
+
+// traceWriter is where protocol traces go when the config asks for them.
+func (s *server) traceWriter() io.Writer {
+	if !s.cfg.Trace {
+		return nil
+	}
+	return os.Stderr
 }
 
 // openQueue opens the outbound queue with the DKIM signer and the local
