@@ -1,10 +1,14 @@
 package imapd
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"postel/storage"
 )
 
 // maxWildcards bounds the backtracking of pattern matching.
@@ -34,17 +38,6 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if err != nil {
 		return imapError(s.log, "list", err)
 	}
-	hasChildren := make(map[string]bool)
-	subChild := make(map[string]bool) // has a subscribed descendant
-	for _, mi := range infos {
-		for i := strings.LastIndexByte(mi.Name, delim); i > 0; i = strings.LastIndexByte(mi.Name[:i], delim) {
-			parent := mi.Name[:i]
-			hasChildren[parent] = true
-			if mi.Subscribed {
-				subChild[parent] = true
-			}
-		}
-	}
 	match := func(name string) bool {
 		for _, p := range patterns {
 			if imapserver.MatchList(name, delim, ref, p) {
@@ -57,6 +50,10 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 		return false
 	}
+	if o.SelectSubscribed {
+		return s.listSubscribed(w, infos, match, o)
+	}
+	hasChildren := parentsOf(infos)
 	for _, mi := range infos {
 		if !match(mi.Name) {
 			continue
@@ -64,33 +61,156 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if o.SelectSpecialUse && mi.SpecialUse == "" {
 			continue
 		}
-		var childInfo *imap.ListDataChildInfo
-		if o.SelectSubscribed && !mi.Subscribed {
-			// RFC 5258 3.5: with RECURSIVEMATCH a parent of subscribed
-			// mailboxes is listed with CHILDINFO.
-			if !(o.SelectRecursiveMatch && subChild[mi.Name]) {
-				continue
-			}
-			childInfo = &imap.ListDataChildInfo{Subscribed: true}
-		}
-		data := &imap.ListData{Mailbox: mi.Name, Delim: delim, ChildInfo: childInfo}
-		if hasChildren[mi.Name] {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
-		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
-		}
-		if mi.Subscribed && (o.ReturnSubscribed || o.SelectSubscribed) {
+		data := s.listData(mi, hasChildren[mi.Name], o)
+		if mi.Subscribed && o.ReturnSubscribed {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
-		}
-		if mi.SpecialUse != "" {
-			data.Attrs = append(data.Attrs, imap.MailboxAttr(mi.SpecialUse))
-		}
-		if o.ReturnStatus != nil {
-			data.Status = s.statusData(mi, o.ReturnStatus)
 		}
 		if err := w.WriteList(data); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// listSubscribed answers LSUB and LIST (SUBSCRIBED ...). The subscription
+// list, not the mailbox list, drives it: RFC 9051 6.3.9 requires a
+// subscribed name whose mailbox is gone to be listed with \NonExistent
+// (RFC 3501 6.3.9 keeps such names in LSUB, which we mark \Noselect,
+// the only "not selectable" attribute an IMAP4rev1 client knows).
+func (s *session) listSubscribed(w *imapserver.ListWriter, infos []storage.MailboxInfo, match func(string) bool, o *imap.ListOptions) error {
+	subs, err := s.acct.Subscriptions(s.ctx)
+	if err != nil {
+		return imapError(s.log, "list", err)
+	}
+	lsub := isLSUB(w)
+	byName := make(map[string]storage.MailboxInfo, len(infos))
+	for _, mi := range infos {
+		byName[mi.Name] = mi
+	}
+	hasChildren := parentsOf(infos)
+	subscribed := make(map[string]bool, len(subs))
+	subChild := make(map[string]bool) // has a subscribed descendant
+	for _, name := range subs {
+		subscribed[name] = true
+		for i := strings.LastIndexByte(name, delim); i > 0; i = strings.LastIndexByte(name[:i], delim) {
+			subChild[name[:i]] = true
+		}
+	}
+
+	// Candidates: every subscribed name, plus the parents of subscribed
+	// names for LSUB's "%" rule and RECURSIVEMATCH's CHILDINFO.
+	names := slices.Clone(subs)
+	for p := range subChild {
+		if !subscribed[p] {
+			names = append(names, p)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == "INBOX":
+			return -1
+		case b == "INBOX":
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+
+	for _, name := range names {
+		if !match(name) {
+			continue
+		}
+		mi, exists := byName[name]
+		if o.SelectSpecialUse && mi.SpecialUse == "" {
+			continue
+		}
+		var data *imap.ListData
+		switch {
+		case subscribed[name] && exists:
+			data = s.listData(mi, hasChildren[name], o)
+			if !lsub {
+				data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+			}
+		case subscribed[name]:
+			data = &imap.ListData{Mailbox: name, Delim: delim}
+			if lsub {
+				data.Attrs = []imap.MailboxAttr{imap.MailboxAttrNoSelect}
+			} else {
+				data.Attrs = []imap.MailboxAttr{imap.MailboxAttrNonExistent, imap.MailboxAttrSubscribed}
+			}
+		case lsub:
+			// RFC 3501 6.3.9: "foo/bar" subscribed, "foo" not: LSUB "" "%"
+			// returns "foo" with \Noselect. With "*" the child itself
+			// matches, so the parent is left out.
+			if matchesDescendant(name, subs, match) {
+				continue
+			}
+			data = &imap.ListData{Mailbox: name, Delim: delim, Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}}
+		case o.SelectRecursiveMatch:
+			// RFC 5258 3.5: a parent of subscribed mailboxes with CHILDINFO.
+			if exists {
+				data = s.listData(mi, hasChildren[name], o)
+			} else {
+				data = &imap.ListData{Mailbox: name, Delim: delim, Attrs: []imap.MailboxAttr{imap.MailboxAttrNonExistent}}
+			}
+			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
+		default:
+			continue
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listData is the LIST response of an existing mailbox.
+func (s *session) listData(mi storage.MailboxInfo, hasChildren bool, o *imap.ListOptions) *imap.ListData {
+	data := &imap.ListData{Mailbox: mi.Name, Delim: delim}
+	if hasChildren {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+	} else {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+	}
+	if mi.SpecialUse != "" {
+		data.Attrs = append(data.Attrs, imap.MailboxAttr(mi.SpecialUse))
+	}
+	if o.ReturnStatus != nil {
+		data.Status = s.statusData(mi, o.ReturnStatus)
+	}
+	return data
+}
+
+// parentsOf returns the names that have at least one existing child.
+func parentsOf(infos []storage.MailboxInfo) map[string]bool {
+	parents := make(map[string]bool)
+	for _, mi := range infos {
+		for i := strings.LastIndexByte(mi.Name, delim); i > 0; i = strings.LastIndexByte(mi.Name[:i], delim) {
+			parents[mi.Name[:i]] = true
+		}
+	}
+	return parents
+}
+
+// matchesDescendant reports whether a subscribed descendant of parent is
+// itself listed by the patterns.
+func matchesDescendant(parent string, subs []string, match func(string) bool) bool {
+	for _, name := range subs {
+		if strings.HasPrefix(name, parent+string(delim)) && match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLSUB reports whether w answers LSUB rather than LIST (SUBSCRIBED):
+// the library passes both as SelectSubscribed and keeps the difference in
+// an unexported field, but the two want different attributes for a
+// subscribed name that does not exist. Reading the field through reflect
+// is safe (no write, no unsafe); TestLSUBNonExistent pins the behaviour
+// for the go-imap version in go.mod.
+func isLSUB(w *imapserver.ListWriter) bool {
+	f := reflect.ValueOf(w).Elem().FieldByName("lsub")
+	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
 }
