@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"postel/storage"
@@ -55,7 +56,11 @@ type Agent struct {
 	auth   Auth
 	logger *slog.Logger
 	now    func() time.Time
+	bufs   sync.Pool // *[]byte of copyBufSize
 }
+
+// copyBufSize is the buffer that carries a message into the store.
+const copyBufSize = 32 << 10
 
 // ErrOverQuota is returned (wrapped) by Resolve when an account that would
 // receive the message is over its quota; it wraps storage.ErrOverQuota.
@@ -73,6 +78,7 @@ func New(opts Options) (*Agent, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	return a, nil
 }
 
@@ -150,10 +156,17 @@ func (a *Agent) Deliver(ctx context.Context, from string, targets []storage.Targ
 	}()
 	// RFC 5321 4.4: the delivery MTA records the reverse-path in
 	// Return-Path; RFC 5322 3.6.7 gives its syntax ("<>" for null).
-	if _, err := io.WriteString(tx, "Return-Path: <"+from+">\r\n"); err != nil {
+	bp := a.bufs.Get().(*[]byte)
+	defer a.bufs.Put(bp)
+	buf := append((*bp)[:0], "Return-Path: <"...)
+	buf = append(buf, from...)
+	buf = append(buf, ">\r\n"...)
+	if _, err := tx.Write(buf); err != nil {
 		return fmt.Errorf("delivery: write: %w", err)
 	}
-	if _, err := io.Copy(tx, msg); err != nil {
+	// A pooled buffer instead of io.Copy's: callers pass io.MultiReaders,
+	// whose WriteTo allocates and zeroes a fresh 32 KiB per call.
+	if _, err := io.CopyBuffer(tx, onlyReader{msg}, (*bp)[:cap(*bp)]); err != nil {
 		return fmt.Errorf("delivery: write: %w", err)
 	}
 	results, err := tx.Commit(ctx, targets, a.now())
@@ -176,7 +189,9 @@ func (a *Agent) Deliver(ctx context.Context, from string, targets []storage.Targ
 		a.logger.Warn("delivery failed", "from", from, "delivered", pe.Delivered, "err", pe)
 		return pe
 	}
-	a.logger.Debug("delivered", "from", from, "targets", len(targets))
+	if a.logger.Enabled(ctx, slog.LevelDebug) {
+		a.logger.LogAttrs(ctx, slog.LevelDebug, "delivered", slog.String("from", from), slog.Int("targets", len(targets)))
+	}
 	return nil
 }
 
@@ -197,7 +212,13 @@ func (a *Agent) DeliverLocal(ctx context.Context, from, rcpt string, msg io.Read
 	return a.Deliver(ctx, from, targets, newCRLFReader(msg))
 }
 
+// onlyReader hides a reader's WriteTo from io.CopyBuffer.
+type onlyReader struct{ io.Reader }
+
 func dedupe(targets []storage.Target) []storage.Target {
+	if len(targets) <= 1 {
+		return targets
+	}
 	out := make([]storage.Target, 0, len(targets))
 	for _, t := range targets {
 		if !slices.Contains(out, t) {

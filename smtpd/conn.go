@@ -155,6 +155,10 @@ type conn struct {
 	junk       atomic.Int64 // bytes read outside transactions
 	errors     atomic.Int32 // error replies sent
 	msgs       atomic.Int32 // messages received, for the Received id
+
+	// dataDeadline is when Read last moved the read deadline during
+	// DATA; only the connection's goroutine touches it.
+	dataDeadline time.Time
 }
 
 func newConn(s *Server, raw net.Conn) *conn {
@@ -187,8 +191,14 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.dataPhase.Load() {
 		// go-smtp sets the read deadline once per command, which would
 		// bound the whole DATA transfer; RFC 5321 4.5.3.2 times out each
-		// block of data instead.
-		c.Conn.SetReadDeadline(time.Now().Add(c.srv.opts.ReadTimeout))
+		// block of data instead. Moving the deadline re-arms a runtime
+		// timer, so it is moved only when 1/16 of the timeout has passed:
+		// the client still gets at least 15/16 of it between blocks.
+		now := time.Now()
+		if t := c.srv.opts.ReadTimeout; now.Sub(c.dataDeadline) >= t/16 {
+			c.Conn.SetReadDeadline(now.Add(t))
+			c.dataDeadline = now
+		}
 	}
 	n, err := c.Conn.Read(p)
 	if !inTx {

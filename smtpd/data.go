@@ -1,11 +1,12 @@
 package smtpd
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"postel/checks"
@@ -21,8 +22,8 @@ func (s *session) Data(r io.Reader) (err error) {
 	defer s.conn.endTx()
 	began := time.Now()
 	start := s.srv.opts.Now()
-	sp := newSpool(s.srv.opts.SpoolDir, memSpoolLimit)
-	defer sp.Close()
+	sp := s.srv.getSpool()
+	defer s.srv.putSpool(sp)
 	var lines lineEndChecker
 	s.conn.dataPhase.Store(true)
 	defer s.conn.dataPhase.Store(false)
@@ -51,10 +52,16 @@ func (s *session) Data(r io.Reader) (err error) {
 	if err != nil {
 		return s.fail(err)
 	}
-	s.logger.Info("message accepted", "id", id, "from", sanitizeLog(s.from),
-		"rcpts", len(s.rcpts), "local", len(s.local), "remote", len(s.remote),
-		"size", sp.Size(), "mailbox", res.mailbox, "queue_id", res.queueID,
-		"ms", time.Since(began).Milliseconds())
+	// LogAttrs behind Enabled: no attribute is built (or boxed into an
+	// interface) when the level is off.
+	if ctx := s.conn.ctx; s.logger.Enabled(ctx, slog.LevelInfo) {
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "message accepted",
+			slog.String("id", id), slog.String("from", sanitizeLog(s.from)),
+			slog.Int("rcpts", len(s.rcpts)), slog.Int("local", len(s.local)),
+			slog.Int("remote", len(s.remote)), slog.Int64("size", sp.Size()),
+			slog.String("mailbox", res.mailbox), slog.String("queue_id", res.queueID),
+			slog.Int64("ms", time.Since(began).Milliseconds()))
+	}
 	return nil
 }
 
@@ -88,12 +95,12 @@ func (s *session) receive(sp *spool, id string, now time.Time) (result, error) {
 		// A header claiming our authserv-id can only be forged.
 		body = checks.StripAuthResults(sp.Reader(), s.srv.opts.Hostname)
 	}
-	prefix := s.received(id, now) + authResults
+	prefix := append(s.received(id, now), authResults...)
 	targets := make([]storage.Target, len(s.local))
 	for i, acct := range s.local {
 		targets[i] = storage.Target{Account: acct, Mailbox: mailbox}
 	}
-	msg := io.MultiReader(strings.NewReader(prefix), body)
+	msg := io.MultiReader(bytes.NewReader(prefix), body)
 	if err := s.srv.opts.Delivery.Deliver(s.conn.ctx, s.from, targets, msg); err != nil {
 		return result{}, err
 	}
@@ -127,19 +134,39 @@ type lineEndChecker struct {
 }
 
 func (l *lineEndChecker) Write(p []byte) {
-	if l.bad {
+	if l.bad || len(p) == 0 {
 		return
 	}
-	for _, b := range p {
-		switch {
-		case l.prevCR && b != '\n':
-			l.bad = true
-			return
-		case b == '\n' && !l.prevCR:
+	if l.prevCR {
+		if p[0] != '\n' {
 			l.bad = true
 			return
 		}
-		l.prevCR = b == '\r'
+		p = p[1:]
+		l.prevCR = false
+	}
+	// Line by line with bytes.IndexByte (vectorised) rather than a byte
+	// loop: this runs over every byte of every message.
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			// No LF left: a CR may only be the last byte (its LF may come
+			// in the next write).
+			switch cr := bytes.IndexByte(p, '\r'); {
+			case cr < 0:
+			case cr == len(p)-1:
+				l.prevCR = true
+			default:
+				l.bad = true
+			}
+			return
+		}
+		// The LF must follow a CR, and that CR must be the line's first.
+		if i == 0 || bytes.IndexByte(p[:i], '\r') != i-1 {
+			l.bad = true
+			return
+		}
+		p = p[i+1:]
 	}
 }
 

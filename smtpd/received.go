@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"crypto/tls"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -15,34 +16,34 @@ import (
 // PROTOCOL is from RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA) and RFC
 // 6531 (UTF8SMTP...). "for" is given only for a single recipient, so the
 // header does not disclose Bcc recipients to each other.
-func (s *session) received(id string, now time.Time) string {
-	var b strings.Builder
-	b.WriteString("Received: from ")
-	b.WriteString(heloToken(s.c.Hostname()))
-	b.WriteString(" (")
-	b.WriteString(addressLiteral(s.conn.ip.String(), s.conn.ip.Is6()))
-	b.WriteString(")\r\n\tby ")
-	b.WriteString(s.srv.opts.Hostname)
-	b.WriteString(" with ")
-	b.WriteString(s.protocol())
+func (s *session) received(id string, now time.Time) []byte {
+	// One allocation, sized for the usual field; appended to in place.
+	b := make([]byte, 0, 320)
+	b = append(b, "Received: from "...)
+	b = appendHeloToken(b, s.c.Hostname())
+	b = append(b, " ("...)
+	b = appendAddressLiteral(b, s.conn.ip)
+	b = append(b, ")\r\n\tby "...)
+	b = append(b, s.srv.opts.Hostname...)
+	b = append(b, " with "...)
+	b = append(b, s.protocol()...)
 	if s.tls != nil {
-		b.WriteString(" (using ")
-		b.WriteString(strings.ReplaceAll(tls.VersionName(s.tls.Version), " ", ""))
-		b.WriteString(" with cipher ")
-		b.WriteString(tls.CipherSuiteName(s.tls.CipherSuite))
-		b.WriteString(")")
+		b = append(b, " (using "...)
+		b = append(b, strings.ReplaceAll(tls.VersionName(s.tls.Version), " ", "")...)
+		b = append(b, " with cipher "...)
+		b = append(b, tls.CipherSuiteName(s.tls.CipherSuite)...)
+		b = append(b, ')')
 	}
-	b.WriteString("\r\n\tid ")
-	b.WriteString(id)
+	b = append(b, "\r\n\tid "...)
+	b = append(b, id...)
 	if len(s.rcpts) == 1 {
-		b.WriteString(" for <")
-		b.WriteString(s.rcpts[0])
-		b.WriteString(">")
+		b = append(b, " for <"...)
+		b = append(b, s.rcpts[0]...)
+		b = append(b, '>')
 	}
-	b.WriteString(";\r\n\t")
-	b.WriteString(now.Format(time.RFC1123Z))
-	b.WriteString("\r\n")
-	return b.String()
+	b = append(b, ";\r\n\t"...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 func (s *session) protocol() string {
@@ -59,29 +60,34 @@ func (s *session) protocol() string {
 	return p
 }
 
-func addressLiteral(ip string, v6 bool) string {
-	if v6 {
-		return "[IPv6:" + ip + "]"
+func appendAddressLiteral(b []byte, ip netip.Addr) []byte {
+	if ip.Is6() {
+		b = append(b, "[IPv6:"...)
+	} else {
+		b = append(b, '[')
 	}
-	return "[" + ip + "]"
+	b = ip.AppendTo(b)
+	return append(b, ']')
 }
 
 // heloToken makes the client's EHLO argument safe inside a header: only
 // characters of domains and address literals survive, at most 255.
-func heloToken(h string) string {
-	var b strings.Builder
-	for i := 0; i < len(h) && b.Len() < 255; i++ {
+func heloToken(h string) string { return string(appendHeloToken(nil, h)) }
+
+func appendHeloToken(b []byte, h string) []byte {
+	start := len(b)
+	for i := 0; i < len(h) && len(b)-start < 255; i++ {
 		c := h[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
 			c == '.', c == '-', c == '_', c == ':', c == '[', c == ']':
-			b.WriteByte(c)
+			b = append(b, c)
 		default:
-			b.WriteByte('?')
+			b = append(b, '?')
 		}
 	}
-	if b.Len() == 0 {
-		return "unknown"
+	if len(b) == start {
+		b = append(b, "unknown"...)
 	}
-	return b.String()
+	return b
 }

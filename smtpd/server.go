@@ -124,13 +124,17 @@ type Server struct {
 	listeners []*listener
 	closing   bool
 
-	bufs sync.Pool // *[]byte of copyBufSize, for reading DATA
+	bufs   sync.Pool // *[]byte of copyBufSize, for reading DATA
+	spools sync.Pool // *[]byte, in-memory spool buffers up to maxPooledSpool
 }
 
 const (
 	defaultMaxMessageBytes = 25 << 20
 	memSpoolLimit          = 1 << 20
 	copyBufSize            = 32 << 10
+	// maxPooledSpool: larger in-memory spool buffers are left to the
+	// garbage collector, so a few big messages do not pin memory.
+	maxPooledSpool = 64 << 10
 )
 
 // New checks opts and returns a Server.

@@ -66,7 +66,9 @@ func (s *session) recoverPanic(errp *error) {
 
 func (s *session) clearTx() {
 	s.from, s.size, s.utf8 = "", 0, false
-	s.rcpts, s.local, s.remote = nil, nil, nil
+	// local is only read within the transaction, so its array is reused;
+	// rcpts and remote are handed to the checker and the queue.
+	s.rcpts, s.local, s.remote = nil, s.local[:0], nil
 }
 
 // Reset implements smtp.Session (RSET, a new EHLO, the end of DATA).

@@ -20,6 +20,24 @@ func newSpool(dir string, limit int) *spool {
 	return &spool{dir: dir, limit: limit}
 }
 
+// getSpool returns a spool whose memory buffer comes from the server's
+// pool; putSpool closes it and gives the buffer back.
+func (s *Server) getSpool() *spool {
+	sp := newSpool(s.opts.SpoolDir, memSpoolLimit)
+	if b, ok := s.spools.Get().(*[]byte); ok {
+		sp.buf = (*b)[:0]
+	}
+	return sp
+}
+
+func (s *Server) putSpool(sp *spool) {
+	b := sp.buf
+	sp.Close()
+	if b != nil && cap(b) <= maxPooledSpool {
+		s.spools.Put(&b)
+	}
+}
+
 func (sp *spool) Write(p []byte) (int, error) {
 	if sp.f == nil && len(sp.buf)+len(p) <= sp.limit {
 		sp.buf = append(sp.buf, p...)

@@ -98,7 +98,7 @@ func (s *session) submit(sp *spool, id string, now time.Time) (result, error) {
 		}
 	}
 	var pre strings.Builder
-	pre.WriteString(s.received(id, now))
+	pre.Write(s.received(id, now))
 	// RFC 6409 8.2 and 8.3: the MSA may add a missing Date and Message-ID.
 	if !hi.HasMessageID {
 		pre.WriteString("Message-ID: <" + newID(15) + "@" + s.srv.opts.Hostname + ">\r\n")
