@@ -102,7 +102,7 @@ func (s *Store) openAccount(name string) (*Account, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: recover %s: %w", name, err)
 	}
-	a.commit = newCommitter(db, s.opts.NoSync, a.publish)
+	a.commit = newCommitter(db, s.opts.NoSync, s.bodies, a.publish)
 	return a, nil
 }
 

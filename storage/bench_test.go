@@ -28,12 +28,17 @@ func benchMessage(size int) []byte {
 
 // BenchmarkDeliver measures durable deliveries (file and index fsynced
 // before Commit returns) with 1 and 16 concurrent writers into one INBOX.
+// sync=batched is the store's default (bodies made durable by a shared
+// syncfs, bodysync.go); sync=perfile forces one fsync per body, the
+// behaviour before batching, as the A/B baseline of the same run.
 func BenchmarkDeliver(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		for _, size := range []int{4 << 10, 100 << 10} {
-			b.Run(fmt.Sprintf("writers=%d/size=%dKiB", writers, size>>10), func(b *testing.B) {
-				benchDeliver(b, writers, size, false)
-			})
+			for _, mode := range []string{"perfile", "batchfsync", "batched"} {
+				b.Run(fmt.Sprintf("writers=%d/size=%dKiB/sync=%s", writers, size>>10, mode), func(b *testing.B) {
+					benchDeliver(b, writers, size, false, mode)
+				})
+			}
 		}
 	}
 }
@@ -43,17 +48,28 @@ func BenchmarkDeliver(b *testing.B) {
 func BenchmarkDeliverNoSync(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d/size=4KiB", writers), func(b *testing.B) {
-			benchDeliver(b, writers, 4<<10, true)
+			benchDeliver(b, writers, 4<<10, true, "batched")
 		})
 	}
 }
 
-func benchDeliver(b *testing.B, writers, size int, noSync bool) {
+// benchDeliver runs the delivery benchmark. mode: "batched" is the
+// default (the committer makes each batch's bodies durable with one
+// syncfs); "batchfsync" has the committer fsync each body of the batch in
+// parallel instead; "perfile" has each delivering goroutine fsync its
+// own body before queueing (the behaviour before batching).
+func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
 	s, err := Open(Options{Dir: b.TempDir(), NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	switch mode {
+	case "perfile":
+		s.bodies.perFile.Store(true)
+	case "batchfsync":
+		s.bodies.minBatch = 1 << 30
+	}
 	ctx := context.Background()
 	if _, err := s.Account(ctx, acct); err != nil {
 		b.Fatal(err)
@@ -95,6 +111,10 @@ func benchDeliver(b *testing.B, writers, size int, noSync bool) {
 		b.ReportMetric(float64(a.commit.requests.Load())/float64(c), "reqs/commit")
 		b.ReportMetric(float64(a.commit.syncNanos.Load())/float64(c)/1e6, "dirsync-ms/commit")
 		b.ReportMetric(float64(a.commit.txNanos.Load())/float64(c)/1e6, "total-ms/commit")
+	}
+	if n := s.bodies.batches.Load(); n > 0 {
+		b.ReportMetric(float64(s.bodies.bodies.Load())/float64(n), "bodies/sync")
+		b.ReportMetric(float64(s.bodies.syncNanos.Load())/float64(n)/1e6, "bodysync-ms/sync")
 	}
 }
 
@@ -301,3 +321,114 @@ func BenchmarkRawFsyncFiles(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRawSyncfsFiles is BenchmarkRawFsyncFiles with the files made
+// durable in groups: every file written while the previous sync ran is
+// covered by one call of the store's bodySyncer (one syncfs), the
+// ceiling for sync=batched.
+func BenchmarkRawSyncfsFiles(b *testing.B) {
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d/size=4KiB", writers), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := makeMaildir(dir); err != nil {
+				b.Fatal(err)
+			}
+			bs, err := newBodySyncer(filepath.Join(dir, "tmp"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bs.close()
+			g := newGroupSync(bs)
+			defer g.close()
+			msg := benchMessage(4 << 10)
+			n := newNamer()
+			var next atomic.Int64
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						name := n.next()
+						tmp := filepath.Join(dir, "tmp", name)
+						f, err := os.Create(tmp)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, err = f.Write(msg)
+						if err == nil {
+							err = g.sync(f)
+						}
+						f.Close()
+						if err == nil {
+							err = os.Rename(tmp, filepath.Join(dir, "cur", name))
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "files/s")
+			if nb := bs.batches.Load(); nb > 0 {
+				b.ReportMetric(float64(bs.bodies.Load())/float64(nb), "files/sync")
+			}
+		})
+	}
+}
+
+// groupSync batches files for a bodySyncer the way a committer does: one
+// goroutine takes every file queued while the previous sync ran.
+type groupSync struct {
+	bs   *bodySyncer
+	reqs chan groupReq
+	done chan struct{}
+}
+
+type groupReq struct {
+	f   *os.File
+	err chan error
+}
+
+func newGroupSync(bs *bodySyncer) *groupSync {
+	g := &groupSync{bs: bs, reqs: make(chan groupReq, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		for r := range g.reqs {
+			batch := []groupReq{r}
+		more:
+			for {
+				select {
+				case r, ok := <-g.reqs:
+					if !ok {
+						break more
+					}
+					batch = append(batch, r)
+				default:
+					break more
+				}
+			}
+			bodies := make([]pendingBody, len(batch))
+			for i, r := range batch {
+				bodies[i] = pendingBody{f: r.f}
+			}
+			errs := bs.syncBodies(bodies)
+			for i, r := range batch {
+				r.err <- errs[i]
+			}
+		}
+	}()
+	return g
+}
+
+func (g *groupSync) sync(f *os.File) error {
+	r := groupReq{f: f, err: make(chan error, 1)}
+	g.reqs <- r
+	return <-r.err
+}
+
+func (g *groupSync) close() { close(g.reqs); <-g.done }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,12 @@ type txFunc func(tx *bbolt.Tx) ([]Change, error)
 type commitReq struct {
 	fn   txFunc
 	dirs []string // fsynced before the index commit
+	// body, when not nil, is made durable by the committer (with the
+	// other bodies of the batch) before link runs; link then makes the
+	// request's directory entries and returns the directories to fsync.
+	// A body that fails to sync fails the request before link.
+	body *Delivery
+	link func() ([]string, error)
 	err  error
 	done chan struct{}
 }
@@ -31,6 +38,7 @@ type commitReq struct {
 type committer struct {
 	db      *bbolt.DB
 	noSync  bool
+	bodies  *bodySyncer
 	publish func([]Change)
 
 	mu     sync.Mutex
@@ -47,8 +55,8 @@ type committer struct {
 	syncNanos, txNanos atomic.Int64
 }
 
-func newCommitter(db *bbolt.DB, noSync bool, publish func([]Change)) *committer {
-	c := &committer{db: db, noSync: noSync, publish: publish,
+func newCommitter(db *bbolt.DB, noSync bool, bodies *bodySyncer, publish func([]Change)) *committer {
+	c := &committer{db: db, noSync: noSync, bodies: bodies, publish: publish,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
@@ -58,10 +66,21 @@ func newCommitter(db *bbolt.DB, noSync bool, publish func([]Change)) *committer 
 // the request is not withdrawn when ctx ends: a caller that gets nil knows
 // the change is durable, and one that gets an error knows it is not.
 func (c *committer) do(ctx context.Context, dirs []string, fn txFunc) error {
+	return c.queueReq(ctx, &commitReq{fn: fn, dirs: dirs})
+}
+
+// deliver is do for a new message body: the committer makes body durable
+// (batched with the other bodies of its batch), then runs link, then
+// fsyncs the directories link returns and commits fn.
+func (c *committer) deliver(ctx context.Context, body *Delivery, link func() ([]string, error), fn txFunc) error {
+	return c.queueReq(ctx, &commitReq{fn: fn, body: body, link: link})
+}
+
+func (c *committer) queueReq(ctx context.Context, r *commitReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &commitReq{fn: fn, dirs: dirs, done: make(chan struct{})}
+	r.done = make(chan struct{})
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -137,6 +156,7 @@ func (c *committer) commit(batch []*commitReq, gone []string) {
 	c.requests.Add(int64(len(batch)))
 	t0 := time.Now()
 	defer func() { c.txNanos.Add(int64(time.Since(t0))) }()
+	prepared := c.prepare(batch)
 
 	// The directory fsyncs of the whole batch run in parallel with each
 	// other and with the index commit; callers are released only after
@@ -149,7 +169,7 @@ func (c *committer) commit(batch []*commitReq, gone []string) {
 	idx := map[string]int{}
 	var dirs []string
 	if !c.noSync {
-		for _, r := range batch {
+		for _, r := range prepared {
 			for _, d := range r.dirs {
 				if _, ok := idx[d]; !ok {
 					idx[d] = len(dirs)
@@ -167,9 +187,9 @@ func (c *committer) commit(batch []*commitReq, gone []string) {
 			dirErrs[i] = syncDir(d)
 		}()
 	}
-	live := batch
+	live := prepared
 	var changes [][]Change
-	for {
+	for len(live) > 0 || len(gone) > 0 {
 		ch, failed, err := c.try(live, gone)
 		if err != nil {
 			for _, r := range live {
@@ -195,7 +215,7 @@ func (c *committer) commit(batch []*commitReq, gone []string) {
 	t1 := time.Now()
 	wg.Wait()
 	c.syncNanos.Add(int64(time.Since(t1)))
-	for _, r := range batch {
+	for _, r := range prepared {
 		for _, d := range r.dirs {
 			if i, ok := idx[d]; ok && dirErrs[i] != nil && r.err == nil {
 				r.err = dirErrs[i]
@@ -207,6 +227,46 @@ func (c *committer) commit(batch []*commitReq, gone []string) {
 			c.publish(ch)
 		}
 	}
+}
+
+// prepare makes the batch's new message bodies durable (one syncfs for
+// all of them, see bodySyncer) and only then links them into their
+// Maildirs, so no directory entry, durable or not, ever names a body
+// that is not yet on disk. It returns the requests still alive; a failed
+// one has its error set and runs no function.
+func (c *committer) prepare(batch []*commitReq) []*commitReq {
+	var bodies []pendingBody
+	var owners []*commitReq
+	for _, r := range batch {
+		if r.body != nil && !c.noSync && !r.body.isSynced() {
+			bodies = append(bodies, pendingBody{f: r.body.f, gen: r.body.gen})
+			owners = append(owners, r)
+		}
+	}
+	errs := c.bodies.syncBodies(bodies)
+	for i, r := range owners {
+		if errs[i] != nil {
+			r.err = fmt.Errorf("storage: sync body: %w", errs[i])
+		} else {
+			r.body.markSynced()
+		}
+	}
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.err != nil {
+			continue
+		}
+		if r.link != nil {
+			dirs, err := r.link()
+			if err != nil {
+				r.err = err
+				continue
+			}
+			r.dirs = dirs
+		}
+		live = append(live, r)
+	}
+	return live
 }
 
 // try runs the functions in one transaction. failed is the first function

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ type Delivery struct {
 	err  error
 	done bool
 
+	// gen is the body syncer's error generation when the file was
+	// created (bodySyncer).
+	gen uint64
+
 	syncMu  sync.Mutex
 	synced  bool
 	syncErr error
@@ -44,12 +49,13 @@ func (s *Store) BeginDelivery(ctx context.Context) (*Delivery, error) {
 	if closed {
 		return nil, ErrClosed
 	}
+	gen := s.bodies.errGen.Load() // before the file exists
 	path := filepath.Join(s.tmp, s.names.next())
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin delivery: %w", err)
 	}
-	return &Delivery{s: s, path: path, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &Delivery{s: s, path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), gen: gen}, nil
 }
 
 // Write appends body bytes (CRLF line ends expected). The bytes are stored
@@ -129,7 +135,7 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 					boxes[j] = Inbox // the zero Target means the inbox
 				}
 			}
-			res := a.deliver(ctx, d.path, d.size, cache, date, flagSet{}, boxes, d.syncOnce)
+			res := a.deliver(ctx, d, cache, date, flagSet{}, boxes)
 			for j, i := range idx {
 				results[i].UID, results[i].Err = res[j].uid, res[j].err
 			}
@@ -147,10 +153,9 @@ func (d *Delivery) flush() error {
 	return nil
 }
 
-// syncOnce fsyncs the body file once, however many accounts link it.
-// deliver calls it after linking, so on journaling file systems the
-// links usually reach the disk with the same journal commit and the
-// committer's directory fsync finds little left to do.
+// syncOnce fsyncs the body once, however many accounts link it: the
+// per-file path, used when the store does not batch bodies
+// (bodySyncer.perFile). deliver calls it before linking.
 func (d *Delivery) syncOnce() error {
 	d.syncMu.Lock()
 	defer d.syncMu.Unlock()
@@ -162,6 +167,21 @@ func (d *Delivery) syncOnce() error {
 	}
 	d.synced = true
 	return d.syncErr
+}
+
+// isSynced reports whether the body is known to be durable (another
+// account's committer may have synced it already).
+func (d *Delivery) isSynced() bool {
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	return d.synced && d.syncErr == nil
+}
+
+// markSynced records that a committer made the body durable.
+func (d *Delivery) markSynced() {
+	d.syncMu.Lock()
+	d.synced, d.syncErr = true, nil
+	d.syncMu.Unlock()
 }
 
 // Abort discards the delivery; it is safe after Commit (then a no-op,
@@ -191,19 +211,22 @@ type deliverResult struct {
 	err         error
 }
 
-// deliver links the file at src into each mailbox's cur/ and commits them
+// deliver links the body of d into each mailbox's cur/ and commits them
 // in one group commit. Each mailbox is all or nothing: a failed target's
 // link is removed.
 //
-// syncFile makes the source file's bytes durable; it is called after the
-// links are made and before the index commit.
-func (a *Account) deliver(ctx context.Context, src string, size int64, cache []byte, date time.Time, flags flagSet, mailboxes []string, syncFile func() error) []deliverResult {
+// The body is made durable before the first link is made, so every
+// directory entry a crash can leave behind names a complete body
+// (recovery adopts such files), and the index commit comes last. By
+// default the account's committer does both for its whole batch (one
+// syncfs for all bodies, bodySyncer); in per-file mode the delivering
+// goroutine fsyncs and links, in parallel with the current commit.
+func (a *Account) deliver(ctx context.Context, d *Delivery, cache []byte, date time.Time, flags flagSet, mailboxes []string) []deliverResult {
+	src, size := d.path, d.size
 	res := make([]deliverResult, len(mailboxes))
 	names := make([]string, len(mailboxes))
 	files := make([]string, len(mailboxes)) // full paths of links made
-	a.ns.RLock()
-	defer a.ns.RUnlock()
-	var dirs []string
+	valid := 0
 	for i, mb := range mailboxes {
 		name, err := CanonicalName(mb)
 		if err != nil {
@@ -211,72 +234,91 @@ func (a *Account) deliver(ctx context.Context, src string, size int64, cache []b
 			continue
 		}
 		names[i] = name
-		cur := a.curDir(name)
-		file := a.store.names.next() + flags.maildirInfo()
-		if err := linkOrCopy(src, cur+file, a.noSync); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				err = fmt.Errorf("%w: %s", ErrNoMailbox, name)
+		valid++
+	}
+	if valid == 0 {
+		return res
+	}
+	a.ns.RLock()
+	defer a.ns.RUnlock()
+	// link makes the directory entries; it runs only once the body is
+	// durable.
+	link := func() ([]string, error) {
+		var dirs []string
+		for i := range mailboxes {
+			if names[i] == "" {
+				continue
 			}
-			res[i].err = err
-			continue
+			cur := a.curDir(names[i])
+			file := a.store.names.next() + flags.maildirInfo()
+			if err := linkOrCopy(src, cur+file, a.noSync); err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					err = fmt.Errorf("%w: %s", ErrNoMailbox, names[i])
+				}
+				res[i].err = err
+				continue
+			}
+			files[i] = cur + file
+			if !a.noSync {
+				dirs = append(dirs, cur)
+			}
 		}
-		files[i] = cur + file
-		if !a.noSync {
-			dirs = append(dirs, cur)
-		}
+		return dirs, nil
 	}
 	date = date.Round(0)
-	// The body is fsynced here, by the delivering goroutine, in parallel
-	// with other deliveries (the file system folds concurrent fsyncs into
-	// shared journal commits) and with the committer's current commit;
-	// the committer then fsyncs the directories and commits the index.
-	var err error
-	if len(dirs) > 0 {
-		err = syncFile()
+	fn := func(tx *bbolt.Tx) ([]Change, error) {
+		var ch []Change
+		var added int64
+		q := a.store.quota(a.name)
+		var used int64
+		if q > 0 {
+			var err error
+			if used, err = usage(tx); err != nil {
+				return nil, err
+			}
+		}
+		for i := range mailboxes {
+			if files[i] == "" {
+				continue
+			}
+			res[i].uid, res[i].uidValidity, res[i].err = 0, 0, nil
+			m, err := loadMbox(tx, names[i])
+			if err != nil {
+				res[i].err = err
+				continue
+			}
+			if q > 0 && used+added+size > q {
+				res[i].err = fmt.Errorf("%w: %s", ErrOverQuota, a.name)
+				continue
+			}
+			r := &msgRec{flags: flags, date: date.UnixNano(), size: size, file: filepath.Base(files[i])}
+			uid, err := m.add(r, cache)
+			if err != nil {
+				return nil, err
+			}
+			if err := m.save(); err != nil {
+				return nil, err
+			}
+			added += size
+			res[i].uid, res[i].uidValidity = uid, m.info.UIDValidity
+			ch = append(ch, Change{Kind: ChangeMessageAdded, Mailbox: names[i], UID: uid, Flags: flags.list(), ModSeq: r.modseq})
+		}
+		return ch, nil
 	}
-	if err == nil {
-		err = a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
-			var ch []Change
-			var added int64
-			q := a.store.quota(a.name)
-			var used int64
-			if q > 0 {
-				var err error
-				if used, err = usage(tx); err != nil {
-					return nil, err
-				}
+	var err error
+	if a.store.bodies.perFile.Load() || a.noSync {
+		if err = d.syncOnce(); err == nil {
+			var dirs []string
+			dirs, err = link()
+			if err == nil && slices.ContainsFunc(files, func(f string) bool { return f != "" }) {
+				err = a.commit.do(ctx, dirs, fn)
 			}
-			for i := range mailboxes {
-				if files[i] == "" {
-					continue
-				}
-				res[i].uid, res[i].uidValidity, res[i].err = 0, 0, nil
-				m, err := loadMbox(tx, names[i])
-				if err != nil {
-					res[i].err = err
-					continue
-				}
-				if q > 0 && used+added+size > q {
-					res[i].err = fmt.Errorf("%w: %s", ErrOverQuota, a.name)
-					continue
-				}
-				r := &msgRec{flags: flags, date: date.UnixNano(), size: size, file: filepath.Base(files[i])}
-				uid, err := m.add(r, cache)
-				if err != nil {
-					return nil, err
-				}
-				if err := m.save(); err != nil {
-					return nil, err
-				}
-				added += size
-				res[i].uid, res[i].uidValidity = uid, m.info.UIDValidity
-				ch = append(ch, Change{Kind: ChangeMessageAdded, Mailbox: names[i], UID: uid, Flags: flags.list(), ModSeq: r.modseq})
-			}
-			return ch, nil
-		})
+		}
+	} else {
+		err = a.commit.deliver(ctx, d, link, fn)
 	}
 	for i := range res {
-		if err != nil && files[i] != "" {
+		if err != nil && names[i] != "" && (files[i] != "" || res[i].err == nil) {
 			res[i] = deliverResult{err: err}
 		}
 		if res[i].err != nil && files[i] != "" {
@@ -312,6 +354,6 @@ func (a *Account) Append(ctx context.Context, mailbox string, r io.Reader, flags
 	if date.IsZero() {
 		date = time.Now()
 	}
-	res := a.deliver(ctx, d.path, d.size, cache, date, parseFlags(flags), []string{name}, d.syncOnce)
+	res := a.deliver(ctx, d, cache, date, parseFlags(flags), []string{name})
 	return res[0].uidValidity, res[0].uid, res[0].err
 }

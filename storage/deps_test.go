@@ -7,7 +7,8 @@ import (
 )
 
 // TestDependencies keeps STYLE.md's rule: storage imports bbolt, the
-// standard library and golang.org/x/text (NFC names, charsets) only.
+// standard library, golang.org/x/text (NFC names, charsets) and
+// golang.org/x/sys (bbolt's, and syncfs for batched body durability) only.
 func TestDependencies(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
@@ -22,7 +23,7 @@ func TestDependencies(t *testing.T) {
 		switch {
 		case strings.HasPrefix(p, "go.etcd.io/bbolt"),
 			strings.HasPrefix(p, "golang.org/x/text/"),
-			strings.HasPrefix(p, "golang.org/x/sys/"): // bbolt's
+			strings.HasPrefix(p, "golang.org/x/sys/"):
 		default:
 			t.Errorf("storage depends on %s", p)
 		}

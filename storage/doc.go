@@ -28,8 +28,9 @@
 // valid UTF-8, <= 255 bytes a level and 1000 in all), normalises them to
 // NFC and spells a case-insensitive first level "INBOX" as "INBOX". NFC
 // uses golang.org/x/text/unicode/norm, and charset conversion for search
-// and RFC 2047 words uses golang.org/x/text/encoding/htmlindex: the two
-// exceptions to "bbolt and the standard library only".
+// and RFC 2047 words uses golang.org/x/text/encoding/htmlindex;
+// golang.org/x/sys/unix (already bbolt's dependency) provides syncfs(2).
+// These are the exceptions to "bbolt and the standard library only".
 //
 // # Index
 //
@@ -46,19 +47,42 @@
 //
 // # Durability and group commit
 //
-// A message is written once to Dir/.tmp, hard linked into each target's
-// cur/ (a copy when links are impossible) and then fsynced by the
-// delivering goroutine, in parallel with other deliveries. It then queues
-// its index change with the account's committer goroutine: requests
-// queued while a commit runs go into the next one, which commits one
-// bbolt transaction (one fsync pair) for all of them while the
-// directories their files were linked into are fsynced in parallel.
-// Commit, Append, Copy and Move return only after both, so an
+// A message is written once to Dir/.tmp by the delivering goroutine
+// (no fsync) and queued with the account's committer goroutine: requests
+// queued while a commit runs go into the next one. For each batch the
+// committer
+//
+//  1. makes every new body of the batch durable with one syncfs(2) of
+//     the file system (bodysync.go), instead of one fsync per body;
+//  2. only then hard links each body into its targets' cur/ (a copy when
+//     links are impossible), so no directory entry ever names a body that
+//     a crash could leave incomplete;
+//  3. fsyncs those directories in parallel with one bbolt transaction
+//     (one fsync pair) holding the index records of the whole batch;
+//  4. publishes the changes and releases the callers.
+//
+// Commit, Append, Copy and Move return only after all of it, so an
 // acknowledged message has its bytes, its directory entry and its index
-// record on disk. A crash in between can leave an index record without a
-// durable directory entry; recovery expunges it (it was never
-// acknowledged). A function of a batch that fails is dropped and the rest
-// re-run, so each target is all or nothing.
+// record on disk. A crash before step 2 leaves only files in Dir/.tmp,
+// which Open discards; a crash between 2 and 3 can leave complete bodies
+// in cur/ without a record (recovery adopts them; they were never
+// acknowledged, so at worst a retry duplicates one) or an index record
+// without a durable directory entry (recovery expunges it). A function of
+// a batch that fails is dropped and the rest re-run, so each target is
+// all or nothing; a failed body sync fails every request of the batch
+// whose body it could not confirm, before anything is linked.
+//
+// syncfs flushes every dirty page of the file system holding Options.Dir,
+// not just the bodies: cheap on a dedicated mail server, but on a file
+// system shared with a busy workload (builds, databases) each delivery
+// batch also waits for that workload's writeback. Batches of fewer than
+// syncfsMinBatch (2) bodies fsync their files instead, as does every
+// batch where syncfs is unavailable (non-Linux builds, or ENOSYS at run
+// time). syncfs reports writeback errors only since Linux 5.8; older
+// kernels return success regardless, like fsync before 4.13 did. An
+// error fails the whole batch (SMTP 451, the client retries) and is never
+// acknowledged. Copy and Move only link existing, already durable files,
+// and Append uses the same batched path as deliveries.
 //
 // Expunged messages leave the index first, with their files recorded in
 // a "gone" set; the files are unlinked after the commit and the set is

@@ -16,6 +16,8 @@ type Store struct {
 	log   *slog.Logger
 	names *namer
 	tmp   string // Dir/.tmp: delivery bodies before they are linked
+	// bodies makes delivery bodies durable in batches (bodysync.go).
+	bodies *bodySyncer
 
 	mu       sync.Mutex
 	closed   bool
@@ -58,6 +60,9 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	if s.bodies, err = newBodySyncer(s.tmp, s.log); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
 	return s, nil
 }
 
@@ -76,6 +81,7 @@ func (s *Store) Close() error {
 	for _, a := range accts {
 		errs = append(errs, a.close())
 	}
+	errs = append(errs, s.bodies.close())
 	return errors.Join(errs...)
 }
 
