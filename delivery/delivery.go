@@ -136,7 +136,8 @@ func (e *PartialError) Unwrap() []error {
 
 // Deliver writes a Return-Path header for from (the envelope sender, ""
 // for the null sender) followed by msg, which must have CRLF line ends,
-// into every target, and returns nil only when every copy is durable.
+// without any Return-Path field msg had in its header section, into
+// every target, and returns nil only when every copy is durable.
 // Duplicate targets are delivered once. On failure before the commit
 // nothing is stored; on a partial failure it returns a *PartialError.
 func (a *Agent) Deliver(ctx context.Context, from string, targets []storage.Target, msg io.Reader) error {
@@ -164,9 +165,15 @@ func (a *Agent) Deliver(ctx context.Context, from string, targets []storage.Targ
 	if _, err := tx.Write(buf); err != nil {
 		return fmt.Errorf("delivery: write: %w", err)
 	}
+	// Any Return-Path that came with the message goes (RFC 5321 4.4:
+	// only the delivery server inserts it), so ours is the only one.
 	// A pooled buffer instead of io.Copy's: callers pass io.MultiReaders,
 	// whose WriteTo allocates and zeroes a fresh 32 KiB per call.
-	if _, err := io.CopyBuffer(tx, onlyReader{msg}, (*bp)[:cap(*bp)]); err != nil {
+	f := newReturnPathFilter(tx)
+	if _, err := io.CopyBuffer(f, onlyReader{msg}, (*bp)[:cap(*bp)]); err != nil {
+		return fmt.Errorf("delivery: write: %w", err)
+	}
+	if err := f.Flush(); err != nil {
 		return fmt.Errorf("delivery: write: %w", err)
 	}
 	results, err := tx.Commit(ctx, targets, a.now())

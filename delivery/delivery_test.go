@@ -156,3 +156,36 @@ func TestDeliverLocal(t *testing.T) {
 		t.Errorf("remote rcpt: err = %v", err)
 	}
 }
+
+// RFC 5321 4.4: Return-Path is the delivery server's to insert; any that
+// came with the message is removed from the header section (not the
+// body), so the stored message carries ours alone.
+func TestDeliverReplacesReturnPath(t *testing.T) {
+	t.Parallel()
+	a, st, _ := newAgent(t)
+	msg := "Return-Path: <forged@evil.example>\r\n" +
+		"Subject: hi\r\n" +
+		"return-path:\r\n <folded@evil.example>\r\n" +
+		"To: bob@example.com\r\n" +
+		"\r\n" +
+		"Return-Path: <in the body, kept>\r\n"
+	tg := []storage.Target{{Account: "bob@example.com", Mailbox: "INBOX"}}
+	if err := a.Deliver(context.Background(), "alice@remote.org", tg, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	want := "Return-Path: <alice@remote.org>\r\n" +
+		"Subject: hi\r\n" +
+		"To: bob@example.com\r\n" +
+		"\r\n" +
+		"Return-Path: <in the body, kept>\r\n"
+	if got := st.Messages("bob@example.com", "INBOX"); len(got) != 1 || string(got[0]) != want {
+		t.Errorf("stored %q, want %q", got, want)
+	}
+	// Bounces from the queue go through the same path.
+	if err := a.DeliverLocal(context.Background(), "", "carol@example.com", strings.NewReader("Return-Path: <x@y>\nSubject: b\n\nbody\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Messages("carol@example.com", "INBOX"); len(got) != 1 || string(got[0]) != "Return-Path: <>\r\nSubject: b\r\n\r\nbody\r\n" {
+		t.Errorf("DeliverLocal stored %q", got)
+	}
+}

@@ -4,6 +4,9 @@
 // (through auth's Resolve), checks quotas before a message is accepted,
 // and writes a message through storage's two-phase Delivery with a
 // Return-Path header (RFC 5321 4.4: added by the final delivery MTA).
+// Return-Path fields that arrive with a message are removed from its
+// header section first (they are bogus at best, forged at worst), so the
+// stored message has exactly one, ours.
 //
 // smtpd uses an Agent for the local recipients of inbound and submitted
 // mail; the outbound queue uses DeliverLocal to put bounces and delay

@@ -549,3 +549,29 @@ func TestShutdownClosesIdleAndFinishesTransactions(t *testing.T) {
 		t.Errorf("store has %d messages", n)
 	}
 }
+
+// An inbound message's own Return-Path fields (RFC 5321 4.4: only the
+// delivery server adds one; one arriving with the message can be forged)
+// are gone from the stored copy, which has ours above our Received.
+func TestInboundReplacesReturnPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Inbound, nil)
+	c := dial(t, e.addr)
+	c.cmd("EHLO client.example", `^250`)
+	c.cmd("MAIL FROM:<alice@remote.org>", `^250`)
+	c.cmd("RCPT TO:<bob@example.com>", `^250`)
+	c.cmd("DATA", `^354`)
+	c.send("Return-Path: <ceo@example.com>\r\nFrom: alice@remote.org\r\nRETURN-PATH :\r\n\t<x@example.com>\r\n" +
+		"Subject: test\r\n\r\nReturn-Path: <body line, kept>\r\n.\r\n")
+	c.expect(`^250 2\.0\.0`)
+	msgs := e.store.Messages("bob@example.com", "INBOX")
+	if len(msgs) != 1 {
+		t.Fatalf("bob has %d messages", len(msgs))
+	}
+	want := regexp.MustCompile(`^Return-Path: <alice@remote\.org>\r\n` +
+		`Received: from client\.example [^\r]*\r\n(\t[^\r]*\r\n)+` +
+		regexp.QuoteMeta("From: alice@remote.org\r\nSubject: test\r\n\r\nReturn-Path: <body line, kept>\r\n") + `$`)
+	if !want.Match(msgs[0]) {
+		t.Errorf("stored message:\n%s", msgs[0])
+	}
+}
