@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -31,6 +32,14 @@ type session struct {
 	releaseAcct func()
 
 	sel *view // selected mailbox, nil when none
+
+	// The library does not wait for Idle to return when the connection
+	// fails during IDLE (timeout, client gone): it closes stop and calls
+	// Close while the Idle goroutine may still be running. idleMu and
+	// idling let Close wait for it before tearing the session down.
+	idleMu sync.Mutex
+	closed bool // Close has begun; no new Idle may start
+	idling sync.WaitGroup
 }
 
 var (
@@ -68,6 +77,10 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 
 // Close is called by the library once, when the connection ends.
 func (s *session) Close() error {
+	s.idleMu.Lock()
+	s.closed = true
+	s.idleMu.Unlock()
+	s.idling.Wait() // stop is closed by now, so Idle returns promptly
 	s.detach()
 	s.log.Debug("imap connection closed")
 	s.srv.sessions.Done()
@@ -183,9 +196,13 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 
 // pollErr turns a view overflow into BYE: the client reconnects and
 // resynchronises (RFC 9051 7.1.5 allows a unilateral BYE).
-func (s *session) pollErr(err error) error {
+func (s *session) pollErr(err error) error { return s.idlePollErr(s.sel, err) }
+
+// idlePollErr is pollErr for a given view; the IDLE goroutine must not
+// read s.sel.
+func (s *session) idlePollErr(v *view, err error) error {
 	if errors.Is(err, errOverflow) {
-		s.log.Warn("imap view overflow, disconnecting", "mailbox", s.sel.mailbox())
+		s.log.Warn("imap view overflow, disconnecting", "mailbox", v.mailbox())
 		s.conn.Bye("Too many changes to report; please reconnect")
 	}
 	return err
@@ -194,14 +211,22 @@ func (s *session) pollErr(err error) error {
 // Idle implements IDLE (RFC 2177): changes are written as they arrive.
 // It costs one blocked goroutine and no timers.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.idleMu.Lock()
+	if s.closed {
+		s.idleMu.Unlock()
+		return nil
+	}
+	s.idling.Add(1)
 	v := s.sel
+	s.idleMu.Unlock()
+	defer s.idling.Done()
 	if v == nil {
 		<-stop
 		return nil
 	}
 	for {
 		if err := v.poll(w, true); err != nil {
-			return s.pollErr(err)
+			return s.idlePollErr(v, err)
 		}
 		select {
 		case <-v.notify:
