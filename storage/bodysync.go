@@ -69,6 +69,9 @@ func newBodySyncer(dir string, log *slog.Logger) (*bodySyncer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	s := &bodySyncer{fd: fd, log: log, syncfs: syncfsFile, minBatch: syncfsMinBatch}
 	s.perFile.Store(!haveSyncfs)
 	return s, nil

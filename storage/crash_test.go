@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 }
 
 // crashChild delivers from several goroutines forever and prints
-// "ack <subject> <uid>" after each Commit returns.
+// "ack <subject> <uid> <uid>" after each Commit returns, and "batch <n>"
+// when the largest batch of bodies made durable together grows.
 func crashChild(dir string) {
 	s, err := Open(Options{Dir: dir})
 	if err != nil {
@@ -35,6 +36,7 @@ func crashChild(dir string) {
 		os.Exit(2)
 	}
 	var mu sync.Mutex
+	var batch int64
 	out := bufio.NewWriter(os.Stdout)
 	var wg sync.WaitGroup
 	for g := 0; g < 6; g++ {
@@ -47,13 +49,17 @@ func crashChild(dir string) {
 				if err != nil {
 					os.Exit(3)
 				}
-				fmt.Fprintf(d, "Subject: %s\r\n\r\n%s\r\n", subject, strings.Repeat("z", 200*g))
+				_, _ = io.WriteString(d, crashBody(subject))
 				res, err := d.Commit(context.Background(), []Target{{Account: acct, Mailbox: "INBOX"}, {Account: "carol@example.com", Mailbox: "INBOX"}}, time.Time{})
 				if err != nil || res[0].Err != nil || res[1].Err != nil {
 					os.Exit(4)
 				}
 				mu.Lock()
 				fmt.Fprintf(out, "ack %s %d %d\n", subject, res[0].UID, res[1].UID)
+				if mb := s.bodies.maxBatch.Load(); mb > batch {
+					batch = mb
+					fmt.Fprintf(out, "batch %d\n", mb)
+				}
 				out.Flush()
 				mu.Unlock()
 			}
@@ -62,10 +68,23 @@ func crashChild(dir string) {
 	wg.Wait()
 }
 
+// crashBody is the message the crash child delivers with a subject
+// "pid<p>-g<g>-<i>": goroutine g writes 200*g body bytes.
+func crashBody(subject string) string {
+	g := 0
+	if f := strings.Split(subject, "-"); len(f) == 3 {
+		g, _ = strconv.Atoi(strings.TrimPrefix(f[1], "g"))
+	}
+	return fmt.Sprintf("Subject: %s\r\n\r\n%s\r\n", subject, strings.Repeat("z", 200*g))
+}
+
 // TestCrashRecovery kills a delivering process with SIGKILL at an
 // arbitrary point, several times, and checks that every acknowledged
 // message is present exactly once under the UID it was given, that no
-// message appears twice, and that UIDs never go backwards.
+// message appears twice, and that UIDs never go backwards. The child's
+// deliveries share body syncs (batches of several bodies per syncfs,
+// checked where syncfs exists), so kills land between a batch's syncfs,
+// its links and its index commit too.
 func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -74,6 +93,7 @@ func TestCrashRecovery(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[string][2]uint32{}
 	var maxUID uint32
+	maxBatch := 0
 	for round := 0; round < 3; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
@@ -88,6 +108,12 @@ func TestCrashRecovery(t *testing.T) {
 		n := 0
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
+			if len(f) == 2 && f[0] == "batch" {
+				if b, _ := strconv.Atoi(f[1]); b > maxBatch {
+					maxBatch = b
+				}
+				continue
+			}
 			if len(f) != 4 || f[0] != "ack" {
 				t.Fatalf("child said %q", sc.Text())
 			}
@@ -131,8 +157,10 @@ func TestCrashRecovery(t *testing.T) {
 					t.Fatalf("round %d %s: %q twice (UIDs %d, %d)", round, name, subj, old, m.UID)
 				}
 				bySubject[subj] = m.UID
-				if body(t, a, "INBOX", m.UID) == "" {
-					t.Fatalf("UID %d empty", m.UID)
+				// Every message, acknowledged or adopted by recovery,
+				// is complete: never a body cut short by the kill.
+				if got, want := body(t, a, "INBOX", m.UID), crashBody(subj); got != want {
+					t.Fatalf("round %d %s: UID %d (%q) is %d bytes, want %d", round, name, m.UID, subj, len(got), len(want))
 				}
 			}
 			for subj, u := range acked {
@@ -152,4 +180,8 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		s.Close()
 	}
+	if haveSyncfs && maxBatch < 2 {
+		t.Errorf("largest body batch %d: the batched path was not exercised", maxBatch)
+	}
+	t.Logf("largest body batch %d", maxBatch)
 }
