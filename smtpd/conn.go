@@ -65,9 +65,18 @@ func (l *listener) acceptLoop() {
 		}
 		delay = 0
 		c := newConn(l.srv, raw)
+		if c.trace != nil && l.implicitTLS {
+			c.trace.encrypted("implicit TLS (RFC 8314)")
+		}
 		if reason := l.srv.admit(c); reason != "" {
 			c.logger.Warn("connection refused", "reason", reason)
+			if c.trace != nil && !l.implicitTLS {
+				c.trace.server([]byte(reason + "\r\n"))
+			}
 			l.refuse(raw, reason)
+			if c.trace != nil {
+				c.trace.note("closed")
+			}
 			continue
 		}
 		go l.screen(c)
@@ -147,6 +156,7 @@ type conn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 
+	trace      *tracer // nil = no wire trace
 	closeOnce  sync.Once
 	inTx       atomic.Bool  // between MAIL and the end of DATA or RSET
 	dataPhase  atomic.Bool  // message data is being read
@@ -165,11 +175,16 @@ func newConn(s *Server, raw net.Conn) *conn {
 	id := newID(6)
 	ip := addrIP(raw.RemoteAddr())
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
+	c := &conn{
 		Conn: raw, srv: s, ip: ip, id: id,
 		logger: s.logger.With("conn", id, "remote", raw.RemoteAddr().String()),
 		ctx:    ctx, cancel: cancel,
 	}
+	if s.trace != nil {
+		c.trace = newTracer(s.trace, id)
+		c.trace.note("connection from " + raw.RemoteAddr().String() + " to " + raw.LocalAddr().String())
+	}
+	return c
 }
 
 // connOf finds our conn under go-smtp's current net.Conn (which is a
@@ -201,6 +216,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := c.Conn.Read(p)
+	if c.trace != nil && n > 0 {
+		c.trace.client(p[:n])
+	}
 	if !inTx {
 		c.junk.Add(int64(n))
 	}
@@ -209,6 +227,9 @@ func (c *conn) Read(p []byte) (int, error) {
 
 func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
+	if c.trace != nil && n > 0 {
+		c.trace.server(p[:n])
+	}
 	if c.closeAfter.Load() {
 		c.Close()
 	}
@@ -222,6 +243,9 @@ func (c *conn) Close() error {
 		err = c.Conn.Close()
 		c.srv.release(c)
 		c.logger.Debug("connection closed")
+		if c.trace != nil {
+			c.trace.note("closed")
+		}
 	})
 	return err
 }

@@ -24,6 +24,12 @@
 //   - Per-connection state (session id, logger, error count, junk-command
 //     budget) lives on the accepted connection (conn.go), because go-smtp
 //     replaces the Session after STARTTLS.
+//   - The wire trace (Options.Trace, off by default) never carries a
+//     secret or message content: AUTH arguments and the SASL responses
+//     after it are redacted until AUTH's final reply (counted, so a
+//     pipelined command's reply cannot end the exchange early), DATA and
+//     BDAT content is reduced to a byte count, and TLS traffic is not
+//     traced (the tracer sits on the raw connection, below TLS).
 //   - A panic in a session is recovered, logged with its stack and the
 //     session id, answered with 421 and closes only that connection.
 package smtpd

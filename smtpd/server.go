@@ -109,6 +109,14 @@ type Options struct {
 	SpoolDir string
 	// Now is the clock for Received and Date headers (nil = time.Now).
 	Now func() time.Time
+	// Trace, when set, receives a wire trace of every connection: one
+	// line per client or server line, with time and session id. AUTH
+	// arguments and the SASL responses that follow are redacted, message
+	// content is reduced to its byte count, and traffic after STARTTLS
+	// or on an implicit-TLS listener is encrypted and not traced. Lines
+	// of different connections never interleave (one Write per line).
+	// nil = off (no cost).
+	Trace io.Writer
 }
 
 // Server is one SMTP service (inbound or submission) that may serve
@@ -124,8 +132,9 @@ type Server struct {
 	listeners []*listener
 	closing   bool
 
-	bufs   sync.Pool // *[]byte of copyBufSize, for reading DATA
-	spools sync.Pool // *[]byte, in-memory spool buffers up to maxPooledSpool
+	trace  *traceSink // nil = no wire trace
+	bufs   sync.Pool  // *[]byte of copyBufSize, for reading DATA
+	spools sync.Pool  // *[]byte, in-memory spool buffers up to maxPooledSpool
 }
 
 const (
@@ -172,6 +181,9 @@ func New(opts Options) (*Server, error) {
 		logger: opts.Logger,
 		perIP:  make(map[netip.Addr]int),
 		conns:  make(map[*conn]struct{}),
+	}
+	if opts.Trace != nil {
+		s.trace = &traceSink{w: opts.Trace}
 	}
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	be := smtp.BackendFunc(s.newSession)
