@@ -149,6 +149,14 @@ func (v *view) searchCriteria(c *imap.SearchCriteria) (*storage.SearchCriteria, 
 // uidRanges resolves a set against the view into exact UID ranges. An empty
 // result becomes a range no message has (UID 2^32-1), so the key matches nothing.
 func (v *view) uidRanges(set imap.NumSet) ([]storage.UIDRange, error) {
+	none := []storage.UIDRange{{Start: 1<<32 - 1, Stop: 1<<32 - 1}}
+	if len(v.uids) == 0 {
+		// Apple Mail sends "UID SEARCH 1:* NOT DELETED" on every SELECT,
+		// empty Trash included. "*" has no value there; rather than BAD
+		// (as FETCH gets), the key matches nothing, which is the answer
+		// the client wants.
+		return none, nil
+	}
 	refs, err := v.resolve(set)
 	if err != nil {
 		return nil, err
@@ -166,7 +174,7 @@ func (v *view) uidRanges(set imap.NumSet) ([]storage.UIDRange, error) {
 		i = j + 1
 	}
 	if len(out) == 0 {
-		out = []storage.UIDRange{{Start: 1<<32 - 1, Stop: 1<<32 - 1}}
+		out = none
 	}
 	return out, nil
 }
