@@ -217,11 +217,11 @@ func TestNoExpungeDuringFetchStoreSearch(t *testing.T) {
 // TestIdleRenewedEveryTwentyNineMinutes: Thunderbird ends IDLE with DONE
 // after 29 minutes and starts it again, so as not to trip the server's
 // 30-minute autologout (RFC 9051 5.4). Each command restarts the timer.
-// Scaled down: timeout 1.5 s, DONE after 1 s, twice.
+// Scaled down: timeout 2 s, DONE after 1 s, twice.
 func TestIdleRenewedEveryTwentyNineMinutes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.srv.idleTimeout = 1500 * time.Millisecond // tests only: New refuses < 30 min
+	e.srv.idleTimeout = 2 * time.Second // tests only: New refuses < 30 min
 	rc := e.raw(t)
 	rc.login()
 	rc.must("OK", "1", "SELECT INBOX")
