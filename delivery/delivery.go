@@ -56,11 +56,15 @@ type Agent struct {
 	auth   Auth
 	logger *slog.Logger
 	now    func() time.Time
-	bufs   sync.Pool // *[]byte of copyBufSize
+	bufs   sync.Pool // *copier
 }
 
-// copyBufSize is the buffer that carries a message into the store.
-const copyBufSize = 32 << 10
+// copier is the per-delivery scratch state, pooled: the buffer that
+// carries a message into the store and the Return-Path filter.
+type copier struct {
+	buf    [32 << 10]byte
+	filter returnPathFilter
+}
 
 // ErrOverQuota is returned (wrapped) by Resolve when an account that would
 // receive the message is over its quota; it wraps storage.ErrOverQuota.
@@ -78,7 +82,7 @@ func New(opts Options) (*Agent, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	a.bufs.New = func() any { return new(copier) }
 	return a, nil
 }
 
@@ -157,9 +161,9 @@ func (a *Agent) Deliver(ctx context.Context, from string, targets []storage.Targ
 	}()
 	// RFC 5321 4.4: the delivery MTA records the reverse-path in
 	// Return-Path; RFC 5322 3.6.7 gives its syntax ("<>" for null).
-	bp := a.bufs.Get().(*[]byte)
-	defer a.bufs.Put(bp)
-	buf := append((*bp)[:0], "Return-Path: <"...)
+	cp := a.bufs.Get().(*copier)
+	defer a.bufs.Put(cp)
+	buf := append(cp.buf[:0], "Return-Path: <"...)
 	buf = append(buf, from...)
 	buf = append(buf, ">\r\n"...)
 	if _, err := tx.Write(buf); err != nil {
@@ -169,8 +173,10 @@ func (a *Agent) Deliver(ctx context.Context, from string, targets []storage.Targ
 	// only the delivery server inserts it), so ours is the only one.
 	// A pooled buffer instead of io.Copy's: callers pass io.MultiReaders,
 	// whose WriteTo allocates and zeroes a fresh 32 KiB per call.
-	f := newReturnPathFilter(tx)
-	if _, err := io.CopyBuffer(f, onlyReader{msg}, (*bp)[:cap(*bp)]); err != nil {
+	f := &cp.filter
+	f.reset(tx)
+	defer f.reset(nil) // do not keep tx alive in the pool
+	if _, err := io.CopyBuffer(f, onlyReader{msg}, cp.buf[:]); err != nil {
 		return fmt.Errorf("delivery: write: %w", err)
 	}
 	if err := f.Flush(); err != nil {

@@ -25,6 +25,7 @@ type returnPathFilter struct {
 	mid   bool   // inside a line whose fate is decided
 	drop  bool   // the current field is a Return-Path
 	carry []byte // undecided start of a line split across writes
+	run   []byte // kept bytes of the current p not yet written
 	buf   [rpDecideMax]byte
 }
 
@@ -35,21 +36,38 @@ type returnPathFilter struct {
 const rpDecideMax = 256
 
 func newReturnPathFilter(w io.Writer) *returnPathFilter {
-	f := &returnPathFilter{w: w}
-	f.carry = f.buf[:0]
+	f := &returnPathFilter{}
+	f.reset(w)
 	return f
 }
 
+// reset prepares f for a new message written to w.
+func (f *returnPathFilter) reset(w io.Writer) {
+	*f = returnPathFilter{w: w}
+	f.carry = f.buf[:0]
+}
+
 // Write implements io.Writer. It reports len(p) unless the underlying
-// writer fails.
+// writer fails. Consecutive kept lines of p go out in one write.
 func (f *returnPathFilter) Write(p []byte) (int, error) {
 	n := len(p)
+	err := f.write(p)
+	if ferr := f.flushRun(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (f *returnPathFilter) write(p []byte) error {
 	for len(p) > 0 && !f.body {
 		if f.mid {
 			end, done := lineEnd(p)
 			if !f.drop {
-				if _, err := f.w.Write(p[:end]); err != nil {
-					return 0, err
+				if err := f.keep(p[:end]); err != nil {
+					return err
 				}
 			}
 			f.mid = !done
@@ -57,8 +75,9 @@ func (f *returnPathFilter) Write(p []byte) (int, error) {
 			continue
 		}
 		var line []byte
-		var complete bool
+		var complete, carried bool
 		if len(f.carry) > 0 {
+			carried = true
 			end, done := lineEnd(p[:min(len(p), rpDecideMax-len(f.carry))])
 			f.carry = append(f.carry, p[:end]...)
 			p = p[end:]
@@ -85,19 +104,48 @@ func (f *returnPathFilter) Write(p []byte) (int, error) {
 		}
 		// A continuation line keeps the drop state of its field.
 		if !f.drop {
-			if _, err := f.w.Write(line); err != nil {
-				return 0, err
+			if carried {
+				// carry is reused: write it now, after what came before.
+				if err := f.flushRun(); err != nil {
+					return err
+				}
+				if _, err := f.w.Write(line); err != nil {
+					return err
+				}
+			} else if err := f.keep(line); err != nil {
+				return err
 			}
 		}
 		f.mid = !complete
 		f.carry = f.carry[:0]
 	}
-	if len(p) > 0 {
-		if _, err := f.w.Write(p); err != nil {
-			return 0, err
-		}
+	return f.keep(p)
+}
+
+// keep queues x, a piece of the current p, for writing: pieces that
+// follow each other in p are merged into one write.
+func (f *returnPathFilter) keep(x []byte) error {
+	if len(x) == 0 {
+		return nil
 	}
-	return n, nil
+	if n := len(f.run); n > 0 && cap(f.run) > n && &f.run[:n+1][n] == &x[0] {
+		f.run = f.run[:n+len(x)]
+		return nil
+	}
+	if err := f.flushRun(); err != nil {
+		return err
+	}
+	f.run = x
+	return nil
+}
+
+func (f *returnPathFilter) flushRun() error {
+	if len(f.run) == 0 {
+		return nil
+	}
+	_, err := f.w.Write(f.run)
+	f.run = nil
+	return err
 }
 
 // Flush writes a held-back line start at the end of the message (a last
