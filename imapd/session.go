@@ -140,6 +140,13 @@ func (w saslServer) Next(resp []byte) ([]byte, bool, error) {
 		// Anything else is go-sasl rejecting a malformed exchange.
 		return nil, false, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Authentication failed"}
 	}
+	if ch != nil && len(ch) == 0 {
+		// An empty challenge is the empty base64 string: "+ " (RFC 9051
+		// 6.2.2). The library writes a non-nil empty one as "+ =", the
+		// SASL-IR marker for an empty client response (RFC 4959), which
+		// strict base64 decoders in clients reject.
+		ch = nil
+	}
 	return ch, done, nil
 }
 
