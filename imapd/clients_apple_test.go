@@ -64,9 +64,9 @@ func TestAppleMailStartup(t *testing.T) {
 }
 
 // TestOutlookStartup replays Outlook's IMAP account: XLIST refused with
-// BAD and the session goes on, LIST "" "%" and a second level, LSUB, the
-// header download with INTERNALDATE, STORE without .SILENT answered with
-// FETCH FLAGS, and CHECK.
+// BAD and the session goes on, LIST "" "%" and a second level (quoted and
+// not), LSUB, the header download with INTERNALDATE, STORE without .SILENT
+// answered with FETCH FLAGS, CHECK, MOVE by sequence number and EXPUNGE.
 func TestOutlookStartup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -93,10 +93,22 @@ func TestOutlookStartup(t *testing.T) {
 	st := rc.must("OK", "A0010", `UID STORE 2 +FLAGS (\Seen \Flagged)`)
 	mustFind(t, st, 1, `^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged \\Seen\)\)$|^\* 2 FETCH \(FLAGS \(\\Flagged \\Seen\) UID 2\)$`)
 	rc.must("OK", "A0011", "CHECK")
-	rc.must("OK", "A0012", `UID STORE 1 +FLAGS (\Deleted)`)
+	// Unquoted patterns, as some clients send them.
+	mustFind(t, rc.must("OK", "A0011a", `LIST "" *`), 1, `"?INBOX/Projects"?$`)
+	mustFind(t, rc.must("OK", "A0011b", `LIST "" INBOX/%`), 1, `"?INBOX/Projects"?$`)
+	// Outlook moves by sequence number: COPYUID, then the EXPUNGE.
+	mv := rc.must("OK", "A0011c", `MOVE 2 "INBOX/Projects"`)
+	if len(mv) != 2 || !strings.HasPrefix(mv[0], "* OK [COPYUID ") || !strings.Contains(mv[0], " 2 1]") || mv[1] != "* 2 EXPUNGE" {
+		t.Fatalf("MOVE: %q", mv)
+	}
+	st = rc.must("OK", "A0012", `UID STORE 1 +FLAGS (\Deleted)`)
+	mustFind(t, st, 1, `^\* 1 FETCH \((UID 1 FLAGS \(\\Deleted\)|FLAGS \(\\Deleted\) UID 1)\)$`)
 	ex := rc.must("OK", "A0013", "EXPUNGE")
 	if len(ex) != 1 || ex[0] != "* 1 EXPUNGE" {
 		t.Fatalf("EXPUNGE: %q", ex)
+	}
+	if f := rc.must("OK", "A0013a", "UID FETCH 1:* (FLAGS)"); len(f) != 0 {
+		t.Fatalf("INBOX not empty: %q", f)
 	}
 	rc.must("OK", "A0014", "LOGOUT")
 }

@@ -32,6 +32,24 @@
 // Locks: a view's mutex guards only its pending queue; the hub's mutex only
 // its session set. Neither is held during storage calls or network writes.
 //
+// IDLE and Close: the library runs Idle on a helper goroutine and, when
+// the connection fails during IDLE (timeout, client gone), calls Close
+// without waiting for it. Close therefore waits for a running Idle (it
+// returns promptly: stop is closed by then) before it detaches the view.
+//
+// Client interoperability (the clients_*_test.go transcripts replay what
+// Thunderbird, Apple Mail, Outlook, K-9, FairEmail, mutt and fetchmail
+// send) fixed these choices:
+//   - LSUB and LIST (SUBSCRIBED) are driven by the subscription list, so a
+//     subscribed name without a mailbox is listed: \NonExistent for LIST
+//     (RFC 9051 6.3.9), \Noselect for LSUB, the only such attribute an
+//     IMAP4rev1 client knows. LSUB "%" lists the unsubscribed parent of a
+//     subscribed child with \Noselect (RFC 3501 6.3.9).
+//   - A sequence-set SEARCH key on an empty mailbox matches nothing (K-9
+//     sends "SEARCH 1:* UNSEEN NOT DELETED" and "UID SEARCH *:*" on every
+//     folder); FETCH/STORE/COPY with "*" there stay BAD.
+//   - An empty SASL challenge is sent as "+ ", not the library's "+ =".
+//
 // Errors reaching a client go through imapError (errors.go): storage and auth
 // sentinels become response codes, anything else NO [SERVERBUG] with the
 // detail in the log.
