@@ -175,13 +175,23 @@ func (t *tracer) clientLine(line []byte) {
 		t.sink.line(t.id, "C:", []byte("<redacted>"))
 		return
 	}
-	verb, arg, _ := strings.Cut(string(line), " ")
+	// Verbs are recognised as go-smtp's parseCmd does: the first four
+	// bytes, any case; the argument after one space. AUTH is matched
+	// more loosely (leading blanks too), erring towards redaction.
+	verb := strings.ToUpper(string(line[:min(len(line), 8)]))
 	kind := byte(cmdOther)
-	switch strings.ToUpper(verb) {
-	case "AUTH":
-		// RFC 4954 4: AUTH mechanism [initial-response].
-		mech, resp, _ := strings.Cut(arg, " ")
-		out := "AUTH " + mech
+	switch {
+	case strings.HasPrefix(strings.TrimLeft(verb, " \t"), "AUTH"):
+		// RFC 4954 4: AUTH mechanism [initial-response]. Only a
+		// well-formed mechanism name (RFC 4422 3.1) is shown.
+		rest := bytes.TrimLeft(line, " \t")[4:]
+		mech, resp, _ := strings.Cut(strings.TrimSpace(string(rest)), " ")
+		out := "AUTH"
+		if isMechName(mech) {
+			out += " " + mech
+		} else if mech != "" {
+			resp = mech
+		}
 		if resp != "" {
 			out += " <redacted>"
 		}
@@ -189,17 +199,15 @@ func (t *tracer) clientLine(line []byte) {
 		t.state = traceAuth
 		t.pending = append(t.pending, cmdAuth)
 		return
-	case "DATA":
-		if arg == "" {
-			t.state, t.dot, t.count = traceData, dotBeginLine, 0
-			kind = cmdData
-		}
-	case "BDAT":
-		if n, ok := bdatSize(arg); ok {
+	case strings.HasPrefix(verb, "STARTTLS"):
+		kind = cmdStartTLS
+	case verb == "DATA":
+		t.state, t.dot, t.count = traceData, dotBeginLine, 0
+		kind = cmdData
+	case strings.HasPrefix(verb, "BDAT "):
+		if n, ok := bdatSize(string(line[5:])); ok {
 			t.state, t.bdatLeft, t.count = traceBdat, n, 0
 		}
-	case "STARTTLS":
-		kind = cmdStartTLS
 	}
 	t.pending = append(t.pending, kind)
 	t.sink.line(t.id, "C:", line)
@@ -207,6 +215,20 @@ func (t *tracer) clientLine(line []byte) {
 		t.sink.line(t.id, "C:", []byte("<chunk data, 0 bytes>"))
 		t.state = traceCmd
 	}
+}
+
+// isMechName: RFC 4422 3.1, 1 to 20 of [A-Z0-9-_] (any case here).
+func isMechName(s string) bool {
+	if len(s) == 0 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // bdatSize parses BDAT's arguments as go-smtp does (RFC 3030 2): when

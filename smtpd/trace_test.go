@@ -52,6 +52,11 @@ func TestTraceRedactsAuth(t *testing.T) {
 	c.cmd(b64("alice@example.com"), `^334 `)
 	c.cmd(b64("alicepw"), `^235 `)
 	c.cmd("NOOP", `^250`)
+	// Odd spellings go-smtp refuses still do not show what follows AUTH.
+	c.cmd("auth  login "+b64("alicepw"), `^[45]`)
+	c.cmd(" AUTH PLAIN "+plain("alice@example.com", "alicepw"), `^5`)
+	c.cmd("AUTH\tPLAIN "+plain("alice@example.com", "alicepw"), `^5`)
+	c.cmd("AUTH "+b64("alicepw"), `^5`)
 	c.cmd("QUIT", `^221`)
 	waitFor(t, func() bool { return strings.Count(trace.String(), "-- closed") == 2 })
 
