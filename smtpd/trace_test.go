@@ -240,3 +240,23 @@ func FuzzTracer(f *testing.F) {
 		}
 	})
 }
+
+// On an implicit-TLS listener (RFC 8314) the trace says the traffic is
+// encrypted and records no line of it.
+func TestTraceImplicitTLS(t *testing.T) {
+	t.Parallel()
+	trace := &syncBuffer{}
+	e := newEnv(t, Submission, withTrace(trace))
+	c := dialTLS(t, e.serveTLS(t), e.tls)
+	c.cmd("EHLO laptop", `^250`)
+	c.cmd("AUTH PLAIN "+plain("alice@example.com", "alicepw"), `^235 `)
+	c.cmd("QUIT", `^221`)
+	waitFor(t, func() bool { return strings.Contains(trace.String(), "-- closed") })
+	got := trace.String()
+	if !strings.Contains(got, "-- implicit TLS (RFC 8314); encrypted traffic is not traced") {
+		t.Errorf("no implicit-TLS note:\n%s", got)
+	}
+	if strings.Contains(got, " C: ") || strings.Contains(got, " S: ") {
+		t.Errorf("TLS traffic traced:\n%s", got)
+	}
+}
