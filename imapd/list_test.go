@@ -3,6 +3,8 @@ package imapd
 import (
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // TestLSUBNonExistent: a subscribed mailbox that was deleted (or never
@@ -64,5 +66,27 @@ func TestLSUBNonExistent(t *testing.T) {
 	l = rc.expect("OK", `LIST (SUBSCRIBED) "" "Lists/*"`)
 	if len(l) != 1 || !strings.Contains(l[0], `\Subscribed`) || strings.Contains(l[0], `\NonExistent`) {
 		t.Errorf("re-created: %q", l)
+	}
+}
+
+// TestListNonExistentParsed: go-imap's client (layer 3) parses the
+// \NonExistent and \Noselect answers.
+func TestListNonExistentParsed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.login(t, nil)
+	if err := c.Subscribe("Gone/Child").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sub := listNames(t, c, "", "*", &imap.ListOptions{SelectSubscribed: true})
+	if d := sub["Gone/Child"]; !hasAttr(d, imap.MailboxAttrNonExistent) || !hasAttr(d, imap.MailboxAttrSubscribed) {
+		t.Fatalf("LIST (SUBSCRIBED): %+v", d)
+	}
+	if _, ok := sub["Gone"]; ok {
+		t.Fatalf("unsubscribed parent listed: %+v", sub["Gone"])
+	}
+	rec := listNames(t, c, "", "%", &imap.ListOptions{SelectSubscribed: true, SelectRecursiveMatch: true})
+	if d := rec["Gone"]; !hasAttr(d, imap.MailboxAttrNonExistent) || d.ChildInfo == nil || !d.ChildInfo.Subscribed {
+		t.Fatalf("RECURSIVEMATCH parent: %+v", d)
 	}
 }
