@@ -34,7 +34,14 @@ func benchMessage(size int) []byte {
 func BenchmarkDeliver(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		for _, size := range []int{4 << 10, 100 << 10} {
-			for _, mode := range []string{"perfile", "batchfsync", "batched"} {
+			modes := []string{"perfile", "batched"}
+			if size == 4<<10 {
+				// Also: 16 writers with the committer fsyncing each
+				// body of a batch (no syncfs); 1 writer with syncfs
+				// even for a batch of one body.
+				modes = append(modes, map[int]string{1: "syncfs1", 16: "batchfsync"}[writers])
+			}
+			for _, mode := range modes {
 				b.Run(fmt.Sprintf("writers=%d/size=%dKiB/sync=%s", writers, size>>10, mode), func(b *testing.B) {
 					benchDeliver(b, writers, size, false, mode)
 				})
@@ -56,7 +63,8 @@ func BenchmarkDeliverNoSync(b *testing.B) {
 // benchDeliver runs the delivery benchmark. mode: "batched" is the
 // default (the committer makes each batch's bodies durable with one
 // syncfs); "batchfsync" has the committer fsync each body of the batch in
-// parallel instead; "perfile" has each delivering goroutine fsync its
+// parallel instead; "syncfs1" uses syncfs even for a batch of one body;
+// "perfile" has each delivering goroutine fsync its
 // own body before queueing (the behaviour before batching).
 func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
 	s, err := Open(Options{Dir: b.TempDir(), NoSync: noSync})
@@ -69,6 +77,8 @@ func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
 		s.bodies.perFile.Store(true)
 	case "batchfsync":
 		s.bodies.minBatch = 1 << 30
+	case "syncfs1":
+		s.bodies.minBatch = 1
 	}
 	ctx := context.Background()
 	if _, err := s.Account(ctx, acct); err != nil {
@@ -111,6 +121,7 @@ func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
 		b.ReportMetric(float64(a.commit.requests.Load())/float64(c), "reqs/commit")
 		b.ReportMetric(float64(a.commit.syncNanos.Load())/float64(c)/1e6, "dirsync-ms/commit")
 		b.ReportMetric(float64(a.commit.txNanos.Load())/float64(c)/1e6, "total-ms/commit")
+		b.ReportMetric(float64(a.commit.indexNanos.Load())/float64(c)/1e6, "index-ms/commit")
 	}
 	if n := s.bodies.batches.Load(); n > 0 {
 		b.ReportMetric(float64(s.bodies.bodies.Load())/float64(n), "bodies/sync")

@@ -51,8 +51,8 @@ type committer struct {
 	stopped  chan struct{}
 
 	// Counters for benchmarks and diagnostics.
-	commits, requests  atomic.Int64
-	syncNanos, txNanos atomic.Int64
+	commits, requests              atomic.Int64
+	syncNanos, txNanos, indexNanos atomic.Int64
 }
 
 func newCommitter(db *bbolt.DB, noSync bool, bodies *bodySyncer, publish func([]Change)) *committer {
@@ -293,7 +293,10 @@ func (c *committer) try(live []*commitReq, gone []string) (changes [][]Change, f
 		}
 		changes[i] = ch
 	}
-	if err := tx.Commit(); err != nil {
+	t0 := time.Now()
+	err = tx.Commit()
+	c.indexNanos.Add(int64(time.Since(t0)))
+	if err != nil {
 		return nil, nil, err
 	}
 	return changes, nil, nil
