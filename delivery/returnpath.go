@@ -226,3 +226,43 @@ func lower(c byte) byte {
 	}
 	return c
 }
+
+// StripReturnPath returns a reader of r without the Return-Path fields
+// of its header section (with their continuation lines); the rest, body
+// included, is unchanged. r must have CRLF line ends.
+//
+// Deliver does this itself; StripReturnPath is for messages leaving by
+// another way: RFC 5321 4.4 says a message-originating SMTP system
+// SHOULD NOT send a message that already contains a Return-Path, so
+// submission strips it before handing remote recipients to the queue.
+func StripReturnPath(r io.Reader) io.Reader {
+	s := &stripReader{r: r}
+	s.f.reset(&s.out)
+	return s
+}
+
+type stripReader struct {
+	r   io.Reader
+	f   returnPathFilter
+	out bytes.Buffer // filtered bytes not yet read
+	buf []byte
+	err error
+}
+
+func (s *stripReader) Read(p []byte) (int, error) {
+	for s.out.Len() == 0 && s.err == nil {
+		if s.buf == nil {
+			s.buf = make([]byte, 32<<10)
+		}
+		n, err := s.r.Read(s.buf)
+		s.f.Write(s.buf[:n]) // into s.out: cannot fail
+		if err == io.EOF {
+			s.f.Flush()
+		}
+		s.err = err
+	}
+	if s.out.Len() > 0 {
+		return s.out.Read(p)
+	}
+	return 0, s.err
+}

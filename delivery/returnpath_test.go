@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // stripReturnPath is the reference the streaming filter must match: the
@@ -128,4 +130,25 @@ func FuzzReturnPathFilter(f *testing.F) {
 			rest = rest[end:]
 		}
 	})
+}
+
+func TestStripReturnPath(t *testing.T) {
+	t.Parallel()
+	in := "Return-Path: <x@y>\r\nSubject: a\r\nreturn-path:\r\n <z>\r\n\r\nReturn-Path: body\r\n"
+	// One byte per read, in and out: the worst chunking.
+	got, err := io.ReadAll(iotest.OneByteReader(StripReturnPath(iotest.OneByteReader(strings.NewReader(in)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Subject: a\r\n\r\nReturn-Path: body\r\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	got, err = io.ReadAll(StripReturnPath(strings.NewReader("To: b\r\nReturn-Pa")))
+	if err != nil || string(got) != "To: b\r\nReturn-Pa" {
+		t.Errorf("unterminated last line: %q, %v", got, err)
+	}
+	_, err = io.ReadAll(StripReturnPath(iotest.ErrReader(io.ErrUnexpectedEOF)))
+	if err != io.ErrUnexpectedEOF {
+		t.Errorf("read error = %v", err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"postel/auth"
+	"postel/delivery"
 	"postel/storage"
 )
 
@@ -123,7 +124,9 @@ func (s *session) submit(sp *spool, id string, now time.Time) (result, error) {
 	}
 	var res result
 	if len(s.remote) > 0 {
-		qid, err := s.srv.opts.Queue.Enqueue(s.conn.ctx, s.from, s.remote, msg())
+		// RFC 5321 4.4: the originating system SHOULD NOT send a message
+		// that already has a Return-Path (local copies lose it in Deliver).
+		qid, err := s.srv.opts.Queue.Enqueue(s.conn.ctx, s.from, s.remote, delivery.StripReturnPath(msg()))
 		if err != nil {
 			if len(s.local) > 0 {
 				s.logger.Error("queue failed after local delivery", "id", id)

@@ -212,3 +212,29 @@ func TestSubmissionImplicitTLS(t *testing.T) {
 		t.Errorf("Received lacks ESMTPSA/TLS:\n%s", got)
 	}
 }
+
+// A Return-Path in a submitted message survives neither way out: the
+// local copy carries only ours (delivery), and the queued copy none
+// (RFC 5321 4.4: the originating system SHOULD NOT send one).
+func TestSubmissionDropsReturnPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Submission, nil)
+	c := authed(t, e, "bob@example.com", "bobpw")
+	c.cmd("MAIL FROM:<bob@example.com>", `^250`)
+	c.cmd("RCPT TO:<carol@example.com>", `^250`)
+	c.cmd("RCPT TO:<x@elsewhere.org>", `^250`)
+	c.cmd("DATA", `^354`)
+	c.send("Return-Path: <ceo@example.com>\r\nFrom: bob@example.com\r\nSubject: hi\r\n\r\nReturn-Path: kept in body\r\n.\r\n")
+	c.expect(`^250 2\.0\.0`)
+	local := e.store.Messages("carol@example.com", "INBOX")
+	q := e.queue.all()
+	if len(local) != 1 || len(q) != 1 {
+		t.Fatalf("%d local, %d queued", len(local), len(q))
+	}
+	if n := strings.Count(string(local[0]), "Return-Path: "); n != 2 || !strings.HasPrefix(string(local[0]), "Return-Path: <bob@example.com>\r\n") {
+		t.Errorf("local copy:\n%s", local[0])
+	}
+	if strings.Contains(string(q[0].data), "ceo@") || !strings.HasSuffix(string(q[0].data), "\r\n\r\nReturn-Path: kept in body\r\n") {
+		t.Errorf("queued copy:\n%s", q[0].data)
+	}
+}
