@@ -6,7 +6,8 @@
 // Return-Path header (RFC 5321 4.4: added by the final delivery MTA).
 // Return-Path fields that arrive with a message are removed from its
 // header section first (they are bogus at best, forged at worst), so the
-// stored message has exactly one, ours.
+// stored message has exactly one, ours. StripReturnPath does the same
+// for a copy that leaves through the outbound queue.
 //
 // smtpd uses an Agent for the local recipients of inbound and submitted
 // mail; the outbound queue uses DeliverLocal to put bounces and delay

@@ -115,7 +115,8 @@ type Options struct {
 	// content is reduced to its byte count, and traffic after STARTTLS
 	// or on an implicit-TLS listener is encrypted and not traced. Lines
 	// of different connections never interleave (one Write per line).
-	// nil = off (no cost).
+	// Writes are synchronous and errors ignored: a slow writer slows every
+	// connection, so give it a buffered file or log. nil = off (no cost).
 	Trace io.Writer
 }
 
