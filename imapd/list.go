@@ -51,7 +51,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		return false
 	}
 	if o.SelectSubscribed {
-		return s.listSubscribed(w, infos, match, o)
+		return s.listSubscribed(w, infos, patterns, match, o)
 	}
 	hasChildren := parentsOf(infos)
 	for _, mi := range infos {
@@ -77,7 +77,13 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 // subscribed name whose mailbox is gone to be listed with \NonExistent
 // (RFC 3501 6.3.9 keeps such names in LSUB, which we mark \Noselect,
 // the only "not selectable" attribute an IMAP4rev1 client knows).
-func (s *session) listSubscribed(w *imapserver.ListWriter, infos []storage.MailboxInfo, match func(string) bool, o *imap.ListOptions) error {
+func (s *session) listSubscribed(w *imapserver.ListWriter, infos []storage.MailboxInfo, patterns []string, match func(string) bool, o *imap.ListOptions) error {
+	// Only a "%" pattern makes LSUB list unsubscribed parents: an exact
+	// LSUB "" "Work" must not make an unsubscribed "Work" look subscribed.
+	pct := false
+	for _, p := range patterns {
+		pct = pct || strings.Contains(p, "%")
+	}
 	subs, err := s.acct.Subscriptions(s.ctx)
 	if err != nil {
 		return imapError(s.log, "list", err)
@@ -143,7 +149,7 @@ func (s *session) listSubscribed(w *imapserver.ListWriter, infos []storage.Mailb
 			// RFC 3501 6.3.9: "foo/bar" subscribed, "foo" not: LSUB "" "%"
 			// returns "foo" with \Noselect. With "*" the child itself
 			// matches, so the parent is left out.
-			if matchesDescendant(name, subs, match) {
+			if !pct || matchesDescendant(name, subs, match) {
 				continue
 			}
 			data = &imap.ListData{Mailbox: name, Delim: delim, Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}}

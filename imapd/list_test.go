@@ -54,6 +54,10 @@ func TestLSUBNonExistent(t *testing.T) {
 	mustFind(t, pct, 1, `^\* LSUB \(\\Noselect\) "/" "?Work"?$`)
 	mustFind(t, pct, 1, `^\* LSUB \(\\Noselect\) "/" "?Lists"?$`)
 	noneOf(t, pct, `Reports|golang`, `LSUB "%" stops at the separator`)
+	// Without "%" an unsubscribed parent is not listed.
+	if l := rc.expect("OK", `LSUB "" "Work"`); len(l) != 0 {
+		t.Errorf(`LSUB "" "Work": %q`, l)
+	}
 
 	// Selecting it fails cleanly; unsubscribing removes it.
 	rc.expect("NO [NONEXISTENT]", `SELECT "Old"`)
