@@ -63,6 +63,7 @@ func (s *server) startServices(svc *admin.Service) error {
 			MaxMessageBytes: lim.MessageSize, MaxRecipients: lim.Recipients, MaxConnsPerIP: lim.ConnectionsPerIP,
 			ReadTimeout: lim.SMTPTimeout, WriteTimeout: lim.SMTPTimeout,
 			AllowInsecureAuth: loopbackOnly, SpoolDir: filepath.Join(cfg.DataDir, "spool"),
+			Trace: s.traceWriter(),
 		}
 	}
 	inboundOpts := smtpOpts(smtpd.Inbound, "smtp")
