@@ -241,3 +241,30 @@ func TestIdleRenewedEveryTwentyNineMinutes(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleClientVanishes: a phone loses its network while idling, just as
+// new mail arrives. The session ends cleanly (no race between the IDLE
+// goroutine and Close, which the race detector would report) and another
+// session keeps working.
+func TestIdleClientVanishes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 3 {
+		rc := e.raw(t)
+		rc.login()
+		rc.must("OK", "1", "SELECT INBOX")
+		rc.startIdle("2")
+		e.deliver(t, "INBOX", testMessage(fmt.Sprint("v", i), "x"))
+		rc.c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(e.logs.String(), `msg="imap connection closed"`) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions not closed:\n%s", e.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rc := e.raw(t)
+	rc.login()
+	mustFind(t, rc.must("OK", "1", "SELECT INBOX"), 1, `^\* 3 EXISTS$`)
+}
