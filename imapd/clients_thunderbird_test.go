@@ -208,3 +208,51 @@ func TestThunderbirdAppendToSent(t *testing.T) {
 		t.Fatalf("APPEND sync literal: %q", done)
 	}
 }
+
+// TestThunderbirdFolderOps replays folder management: create and
+// subscribe, delete-to-Trash as a RENAME under Trash (subscriptions
+// follow, RFC 9051 6.3.6 leaves that to the server; Thunderbird relies
+// on it), delete for good with DELETE then UNSUBSCRIBE, and a rename of a
+// modified UTF-7 name.
+func TestThunderbirdFolderOps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rc := e.rawTLS(t)
+	rc.must("OK", "1", fmt.Sprintf(`login "%s" "%s"`, testUser, testPass))
+	rc.must("OK", "2", `create "Projects"`)
+	rc.must("OK", "3", `subscribe "Projects"`)
+	rc.must("OK", "4", `create "Projects/2026"`)
+	rc.must("OK", "5", `subscribe "Projects/2026"`)
+	e.deliver(t, "Projects/2026", testMessage("plan", "x"))
+
+	rc.must("OK", "6", `rename "Projects" "Trash/Projects"`)
+	sub := rc.must("OK", "7", `list (subscribed) "" "*" return (special-use)`)
+	mustFind(t, sub, 1, `^\* LIST \(\\HasChildren \\Subscribed\) "/" "Trash/Projects"$`)
+	mustFind(t, sub, 1, `^\* LIST \(\\HasNoChildren \\Subscribed\) "/" "Trash/Projects/2026"$`)
+	noneOf(t, sub, `"Projects`, "old names left subscribed")
+	st := rc.must("OK", "8", `STATUS "Trash/Projects/2026" (MESSAGES)`)
+	if statusItem(t, st, "MESSAGES") != "1" {
+		t.Fatalf("messages did not follow the rename: %q", st)
+	}
+	mustFind(t, rc.must("OK", "8a", `list "" "Trash/%"`), 1, `^\* LIST \(\\HasChildren\) "/" "Trash/Projects"$`)
+	mustFind(t, rc.must("OK", "8b", `list "" "Trash"`), 1, `^\* LIST \(\\HasChildren \\Trash\) "/" "?Trash"?$`)
+
+	// Delete for good: children first (HASCHILDREN otherwise), then
+	// unsubscribe each.
+	if _, done := rc.run("9", `delete "Trash/Projects"`); !strings.HasPrefix(done, "OK") && !strings.HasPrefix(done, "NO [HASCHILDREN]") {
+		t.Fatalf("DELETE parent: %q", done)
+	}
+	rc.must("OK", "10", `delete "Trash/Projects/2026"`)
+	rc.must("OK", "11", `unsubscribe "Trash/Projects/2026"`)
+	rc.must("OK", "12", `delete "Trash/Projects"`)
+	rc.must("OK", "13", `unsubscribe "Trash/Projects"`)
+	sub = rc.must("OK", "14", `list (subscribed) "" "*"`)
+	noneOf(t, sub, `Projects`, "deleted and unsubscribed folder listed")
+
+	// Rename with modified UTF-7 on both sides.
+	rc.must("OK", "15", `create "&AMQ-rger"`)
+	rc.must("OK", "16", `rename "&AMQ-rger" "Gr&APYA3w-e/&AMQ-rger"`)
+	l := rc.must("OK", "17", `list "" "*"`)
+	mustFind(t, l, 1, `^\* LIST \(\\HasNoChildren\) "/" "Gr&APYA3w-e/&AMQ-rger"$`)
+	noneOf(t, l, `"&AMQ-rger"$`, "old name still listed")
+}
