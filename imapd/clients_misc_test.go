@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAppleMailPipelining: Apple Mail (and mbsync) send several commands
@@ -90,4 +91,27 @@ func TestUTF8AcceptMessages(t *testing.T) {
 	rc.must("OK", "4", `SELECT "Sent"`)
 	f := rc.must("OK", "5", "UID FETCH 1 (ENVELOPE)")
 	mustFind(t, f, 1, `^\* 1 FETCH \(UID 1 ENVELOPE \("Wed, 25 Nov 2026 10:00:00 \+0000" "=\?utf-8\?q\?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln\?=" \(\("=\?utf-8\?q\?J=C3=BCrgen\?=" NIL "jürgen" "example\.org"\)\)`)
+}
+
+// TestPreAuthUnknownCommand pins the library's cross-protocol defence:
+// an unknown command before authentication (ID, XLIST) is answered BAD and
+// the connection is closed with BYE. Real clients send ID only after
+// login or when ID is advertised (we do not advertise it), so this only
+// documents what a client sending ID first would see.
+func TestPreAuthUnknownCommand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rc := e.raw(t)
+	rc.send("1 ID (\"name\" \"x\")\r\n")
+	var got []string
+	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		l, err := rc.r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		got = append(got, strings.TrimRight(l, "\r\n"))
+	}
+	mustFind(t, got, 1, `^1 BAD `)
+	mustFind(t, got, 1, `^\* BYE `)
 }
