@@ -44,12 +44,15 @@ type TLS struct {
 
 // Limits bound what one client can make the server do.
 type Limits struct {
-	MessageSize      int64         `toml:"message_size"`       // bytes, SMTP SIZE and IMAP APPENDLIMIT
-	Recipients       int           `toml:"recipients"`         // per message
-	ConnectionsPerIP int           `toml:"connections_per_ip"` // per listener kind
-	SMTPTimeout      time.Duration `toml:"smtp_timeout"`       // idle per command, RFC 5321 4.5.3.2 asks >= 5m
-	IMAPTimeout      time.Duration `toml:"imap_timeout"`       // idle, RFC 9051 asks >= 30m
-	POP3Timeout      time.Duration `toml:"pop3_timeout"`       // idle, RFC 1939 asks >= 10m
+	MessageSize      int64 `toml:"message_size"`       // bytes, SMTP SIZE and IMAP APPENDLIMIT
+	Recipients       int   `toml:"recipients"`         // per message
+	ConnectionsPerIP int   `toml:"connections_per_ip"` // SMTP and POP3, per listener kind
+	// IMAPConnectionsPerIP is higher: mail clients keep several IMAP
+	// connections per account open, and an office shares one NAT address.
+	IMAPConnectionsPerIP int           `toml:"imap_connections_per_ip"`
+	SMTPTimeout          time.Duration `toml:"smtp_timeout"` // idle per command, RFC 5321 4.5.3.2 asks >= 5m
+	IMAPTimeout          time.Duration `toml:"imap_timeout"` // idle, RFC 9051 asks >= 30m
+	POP3Timeout          time.Duration `toml:"pop3_timeout"` // idle, RFC 1939 asks >= 10m
 }
 
 // Outbound configures delivery to other servers.
@@ -93,12 +96,13 @@ func Default() Config {
 			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
 		},
 		Limits: Limits{
-			MessageSize:      50 << 20,
-			Recipients:       100,
-			ConnectionsPerIP: 20,
-			SMTPTimeout:      5 * time.Minute,
-			IMAPTimeout:      30 * time.Minute,
-			POP3Timeout:      10 * time.Minute,
+			MessageSize:          50 << 20,
+			Recipients:           100,
+			ConnectionsPerIP:     20,
+			IMAPConnectionsPerIP: 100,
+			SMTPTimeout:          5 * time.Minute,
+			IMAPTimeout:          30 * time.Minute,
+			POP3Timeout:          10 * time.Minute,
 		},
 		Outbound: Outbound{SMTPPort: 25, SmarthostTLS: "implicit"},
 		Inbound:  Inbound{Checks: true, ConnectionsPerMinute: 60, MessagesPerMinute: 120},

@@ -107,6 +107,9 @@ func (c Config) Validate() error {
 	if c.Limits.ConnectionsPerIP < 1 {
 		bad("limits.connections_per_ip", "must be at least 1")
 	}
+	if c.Limits.IMAPConnectionsPerIP < 1 {
+		bad("limits.imap_connections_per_ip", "must be at least 1")
+	}
 	if c.Limits.SMTPTimeout < 30e9 {
 		bad("limits.smtp_timeout", "%v is below 30s", c.Limits.SMTPTimeout)
 	}

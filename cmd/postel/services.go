@@ -91,7 +91,7 @@ func (s *server) startServices(svc *admin.Service) error {
 	imapServer := func() (frontEnd, error) {
 		return imapd.New(imapd.Options{
 			Store: s.store, Auth: s.auth, TLSConfig: s.tls, Logger: s.logger,
-			MaxMessageBytes: lim.MessageSize, MaxConnsPerIP: lim.ConnectionsPerIP,
+			MaxMessageBytes: lim.MessageSize, MaxConnsPerIP: lim.IMAPConnectionsPerIP,
 			IdleTimeout: lim.IMAPTimeout, InsecureAuth: loopbackOnly, Trace: s.traceWriter(),
 		})
 	}
