@@ -1,40 +1,22 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
+
+	"postel/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Passwords never reach the log, at any level, through any path: good and
 // bad logins, lockout, SASL, password changes, hash upgrades. Loopback is
 // throttled like any other source.
 func TestNoPasswordsInLog(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testenv.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db := newTestDB(t, withThrottle(smallThrottle), func(o *Options) { o.Logger = logger })
 	ctx := context.Background()

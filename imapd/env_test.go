@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"postel/auth"
+	"postel/internal/testenv"
 	"postel/storage"
 )
 
@@ -52,7 +52,7 @@ type env struct {
 	certPEM string // path of the self-signed certificate
 	tlsConf *tls.Config
 	dataDir string
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 type envOption func(*Options)
@@ -79,7 +79,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Cleanup(func() { store.Close() })
 
 	certFile, tlsConf := selfSigned(t, dir)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	o := Options{
 		Store:     store,
 		Auth:      db,
@@ -287,38 +287,6 @@ func testMessage(subject, body string) string {
 		"Date: Wed, 25 Nov 2026 10:00:00 +0000\n"+
 		"Message-ID: <"+strings.ReplaceAll(subject, " ", ".")+"@example.org>\n"+
 		"\n"+body+"\n", "\n", "\r\n")
-}
-
-// requireClient finds an external client; it skips when missing unless
-// CI=true, where a missing client is a failure.
-func requireClient(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI but not installed", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fakeAuth accepts any password; for benchmarks that must not pay argon2id.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"postel/internal/testenv"
 )
 
 // TestFetchmail runs the real fetchmail over implicit TLS (certificate
@@ -17,7 +19,7 @@ import (
 // between is fetched by a third.
 func TestFetchmail(t *testing.T) {
 	t.Parallel()
-	fetchmail := requireClient(t, "fetchmail")
+	fetchmail := testenv.RequireTool(t, "fetchmail")
 	e := newEnv(t)
 	e.deliver(t, "INBOX", testMessage("fm one", "first body"))
 	e.deliver(t, "INBOX", testMessage("fm two", "second body"))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"postel/internal/testenv"
 	"postel/storage"
 )
 
@@ -19,7 +20,7 @@ import (
 // second sync that must carry both across.
 func TestMbsyncTwoWay(t *testing.T) {
 	t.Parallel()
-	mbsync := requireClient(t, "mbsync")
+	mbsync := testenv.RequireTool(t, "mbsync")
 	e := newEnv(t)
 	ctx := context.Background()
 	a := e.account(t)

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"postel/internal/testenv"
 )
 
 // imaplibScript drives Python's imaplib through LOGIN, LIST, SELECT,
@@ -45,7 +47,7 @@ print(json.dumps(out))
 
 func TestPythonImaplib(t *testing.T) {
 	t.Parallel()
-	py := requireClient(t, "python3")
+	py := testenv.RequireTool(t, "python3")
 	e := newEnv(t)
 	e.deliver(t, "INBOX", testMessage("first", "x"))
 	host, port, _ := net.SplitHostPort(e.addr)

@@ -6,11 +6,13 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"postel/internal/testenv"
 )
 
 func TestTraceRedactsCredentials(t *testing.T) {
 	t.Parallel()
-	trace := &syncBuffer{}
+	trace := &testenv.SyncBuffer{}
 	e := newEnv(t, func(o *Options) { o.Trace = trace })
 	c := e.dial(t, nil)
 	if err := c.Login(testUser, testPass).Wait(); err != nil {

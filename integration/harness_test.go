@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"postel/internal/testenv"
 )
 
 // binary is the postel binary built once for the whole package.
@@ -44,7 +45,7 @@ type instance struct {
 	config  string
 	cmd     *exec.Cmd
 	addrs   map[string]string // listener name -> actual address
-	log     *syncBuffer
+	log     *testenv.SyncBuffer
 	stopped chan struct{}
 }
 
@@ -112,7 +113,7 @@ var listeningRE = regexp.MustCompile(`msg=listening listener=(\w+) addr=(\S+)`)
 // every listener has logged its address.
 func (in *instance) start() {
 	in.t.Helper()
-	in.log = &syncBuffer{}
+	in.log = &testenv.SyncBuffer{}
 	in.cmd = exec.Command(binary, "serve", "--config", in.config)
 	in.cmd.Stdout = in.log
 	in.cmd.Stderr = in.log
@@ -177,24 +178,6 @@ func (in *instance) kill() {
 	in.cmd.Process.Kill()
 	<-in.stopped
 	in.cmd = nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and our reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // readLines returns the non-empty lines of s.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postel/internal/testenv"
 )
 
 // runClient runs an external client with a deadline and returns stdout.
@@ -66,7 +68,7 @@ type poplibResult struct {
 // downloads and deletes everything and checks the store is empty.
 func TestPythonPoplib(t *testing.T) {
 	t.Parallel()
-	python := needClient(t, "python3")
+	python := testenv.RequireTool(t, "python3")
 	for _, mode := range []string{"plain", "stls", "ssl", "sasl"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -134,7 +136,7 @@ func TestPythonPoplib(t *testing.T) {
 // compares the bodies byte for byte with storage, and deletes with DELE.
 func TestCurl(t *testing.T) {
 	t.Parallel()
-	curl := needClient(t, "curl")
+	curl := testenv.RequireTool(t, "curl")
 	e := newRealEnv(t, nil)
 	for _, m := range testMessages() {
 		e.deliver(t, realUser, m)

@@ -2,7 +2,6 @@ package pop3d
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,35 +19,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"postel/internal/testenv"
 )
-
-// syncBuffer collects logs from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type testServer struct {
 	srv   *Server
 	addr  string // plain listener
 	store *fakeStore
 	auth  *fakeAuth
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 }
 
 // newTestServer starts a Server over the in-memory fakes on 127.0.0.1:0
@@ -65,7 +47,7 @@ func newTestServerHook(t testing.TB, configure func(*Options), hook func(*testSe
 	ts := &testServer{
 		store: newFakeStore(),
 		auth:  &fakeAuth{users: map[string]string{"bob": "secret", "alice": "wonder land"}},
-		logs:  &syncBuffer{},
+		logs:  &testenv.SyncBuffer{},
 	}
 	opts := Options{
 		Store:    ts.store,

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"postel/internal/testenv"
 )
 
 // lf is what a Unix mail fetcher writes locally: LF line ends.
@@ -55,7 +57,7 @@ func checkFetched(t *testing.T, e *realEnv, stored []string, dir string) {
 // message through an MDA.
 func TestFetchmail(t *testing.T) {
 	t.Parallel()
-	fetchmail := needClient(t, "fetchmail")
+	fetchmail := testenv.RequireTool(t, "fetchmail")
 	for _, mode := range []string{"stls", "pop3s"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -101,7 +103,7 @@ poll 127.0.0.1 service %s protocol POP3 auth password timeout 30
 // delivering to an LMTP sink.
 func TestGetmail(t *testing.T) {
 	t.Parallel()
-	getmail := needClient(t, "getmail")
+	getmail := testenv.RequireTool(t, "getmail")
 	for _, mode := range []string{"plain", "pop3s"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()

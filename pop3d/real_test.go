@@ -5,14 +5,13 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"postel/auth"
+	"postel/internal/testenv"
 	"postel/storage"
 )
 
@@ -32,7 +31,7 @@ type realEnv struct {
 	plainAddr string
 	tlsAddr   string
 	certPath  string
-	logs      *syncBuffer
+	logs      *testenv.SyncBuffer
 	tlsConfig *tls.Config
 }
 
@@ -50,7 +49,7 @@ func newRealEnv(t testing.TB, configure func(*Options)) *realEnv {
 func newRealEnvAuth(t testing.TB, configureAuth func(*auth.Options), configure func(*Options)) *realEnv {
 	t.Helper()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -171,29 +170,4 @@ func testMessages() []string {
 		"From: alice@example.com\r\nSubject: long\r\n\r\n" + strings.Repeat("0123456789", 200) + "\r\n" + strings.Repeat("line\r\n", 2000),
 		"From: alice@example.com\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncafé ☕\r\n",
 	}
-}
-
-// needClient finds an external client program. It skips when the client
-// is missing, except under CI=true, where a missing client is a failure.
-func needClient(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	// A version-manager shim (pyenv) costs seconds per start on a loaded
-	// machine; prefer a real binary further down PATH.
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if strings.Contains(dir, "shims") {
-			continue
-		}
-		if p, err2 := exec.LookPath(filepath.Join(dir, name)); err2 == nil {
-			path, err = p, nil
-			break
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return path
 }

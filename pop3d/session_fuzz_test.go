@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"postel/internal/testenv"
 )
 
 // FuzzSession feeds arbitrary client bytes to a whole session (reader,
@@ -31,7 +33,7 @@ func FuzzSession(f *testing.F) {
 		d := store.drop("bob")
 		d.add(msgOne)
 		d.add(msgDots)
-		var logs syncBuffer
+		var logs testenv.SyncBuffer
 		srv, err := New(Options{
 			Store:        store,
 			Auth:         &fakeAuth{users: map[string]string{"bob": "secret"}},

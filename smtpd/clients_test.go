@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"postel/internal/testenv"
 )
 
 func hostPort(t testing.TB, addr string) (string, string) {
@@ -84,7 +86,7 @@ s.quit()
 
 func TestPythonSmtplibSubmission(t *testing.T) {
 	t.Parallel()
-	py := requireTool(t, "python3")
+	py := testenv.RequireTool(t, "python3")
 	e := newRealEnv(t, Submission, notLoopback)
 	tlsAddr := serveTLS(t, e.srv)
 	for _, tc := range []struct{ mode, addr string }{{"starttls", e.addr}, {"implicit", tlsAddr}} {
@@ -108,7 +110,7 @@ func TestPythonSmtplibSubmission(t *testing.T) {
 
 func TestSwaksInbound(t *testing.T) {
 	t.Parallel()
-	swaks := requireTool(t, "swaks")
+	swaks := testenv.RequireTool(t, "swaks")
 	e := newRealEnv(t, Inbound, nil)
 	h, p := hostPort(t, e.addr)
 	out := run(t, swaks, "--server", h, "--port", p, "--ehlo", "swaks.example",
@@ -138,7 +140,7 @@ func TestSwaksInbound(t *testing.T) {
 
 func TestSwaksSubmissionAuth(t *testing.T) {
 	t.Parallel()
-	swaks := requireTool(t, "swaks")
+	swaks := testenv.RequireTool(t, "swaks")
 	e := newRealEnv(t, Submission, notLoopback)
 	h, p := hostPort(t, e.addr)
 	out := run(t, swaks, "--server", h, "--port", p, "--ehlo", "swaks.example", "--tls",
@@ -157,7 +159,7 @@ func TestSwaksSubmissionAuth(t *testing.T) {
 
 func TestCurlInboundAndSubmission(t *testing.T) {
 	t.Parallel()
-	curl := requireTool(t, "curl")
+	curl := testenv.RequireTool(t, "curl")
 	in := newRealEnv(t, Inbound, nil)
 	file := filepath.Join(t.TempDir(), "msg.eml")
 	body := "From: Alice <alice@remote.org>\r\nTo: bob@example.com\r\nSubject: via curl\r\nDate: Thu, 26 Nov 2026 01:00:00 +0000\r\nMessage-ID: <curl1@remote.org>\r\n\r\nHello from curl.\r\n"

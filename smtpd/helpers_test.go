@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +18,7 @@ import (
 	"postel/delivery"
 	"postel/delivery/deliverytest"
 	"postel/internal/selfsigned"
+	"postel/internal/testenv"
 )
 
 // fakeQueue records what submission enqueued.
@@ -56,31 +54,13 @@ func (q *fakeQueue) all() []queued {
 	return append([]queued(nil), q.msgs...)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testEnv struct {
 	srv   *Server
 	addr  string // plain listener
 	store *deliverytest.Store
 	auth  *deliverytest.Auth
 	queue *fakeQueue
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 	tls   *tls.Config // client config trusting the server
 }
 
@@ -107,7 +87,7 @@ func newEnv(t testing.TB, mode Mode, mutate func(*Options)) *testEnv {
 		store: deliverytest.NewStore(),
 		auth:  deliverytest.NewAuth("example.com"),
 		queue: &fakeQueue{},
-		logs:  &syncBuffer{},
+		logs:  &testenv.SyncBuffer{},
 	}
 	e.auth.AddUser("bob@example.com", "bobpw")
 	e.auth.AddUser("carol@example.com", "carolpw")
@@ -260,20 +240,6 @@ func (c *client) startTLS(cfg *tls.Config) {
 	}
 	c.c = tc
 	c.r = bufio.NewReader(tc)
-}
-
-// requireTool finds an external client; missing it skips the test unless
-// CI=true, where it fails.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
 }
 
 const testMsg = "From: alice@remote.org\r\nTo: bob@example.com\r\nSubject: test\r\n\r\nHello Bob.\r\n"

@@ -11,6 +11,7 @@ import (
 
 	"postel/auth"
 	"postel/delivery"
+	"postel/internal/testenv"
 	"postel/storage"
 )
 
@@ -29,7 +30,7 @@ type realEnv struct {
 	db    *auth.DB
 	queue *fakeQueue
 	tls   *tls.Config
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 }
 
 // newRealEnv: domain example.com, users bob (bobpw), carol (carolpw),
@@ -37,7 +38,7 @@ type realEnv struct {
 func newRealEnv(t testing.TB, mode Mode, mutate func(*Options)) *realEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &realEnv{queue: &fakeQueue{}, logs: &syncBuffer{}}
+	e := &realEnv{queue: &fakeQueue{}, logs: &testenv.SyncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, nil))
 	db, err := auth.Open(auth.Options{
 		Path:   filepath.Join(dir, "accounts.db"),

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"postel/internal/testenv"
 )
 
 // traceLine matches one trace line: time, session id, direction, text.
@@ -25,14 +27,14 @@ func traceLines(t *testing.T, trace string) map[string][]string {
 	return out
 }
 
-func withTrace(w *syncBuffer) func(*Options) { return func(o *Options) { o.Trace = w } }
+func withTrace(w *testenv.SyncBuffer) func(*Options) { return func(o *Options) { o.Trace = w } }
 
 // A wire trace of AUTH PLAIN and AUTH LOGIN sessions (with and without
 // an initial response, failed and pipelined) holds no credential, plain
 // or base64; each connection's lines carry its own session id.
 func TestTraceRedactsAuth(t *testing.T) {
 	t.Parallel()
-	trace := &syncBuffer{}
+	trace := &testenv.SyncBuffer{}
 	e := newEnv(t, Submission, withTrace(trace))
 
 	c := dial(t, e.addr)
@@ -95,7 +97,7 @@ func TestTraceRedactsAuth(t *testing.T) {
 // traced but the close.
 func TestTraceDataBdatAndTLS(t *testing.T) {
 	t.Parallel()
-	trace := &syncBuffer{}
+	trace := &testenv.SyncBuffer{}
 	e := newEnv(t, Inbound, withTrace(trace))
 	c := dial(t, e.addr)
 	c.cmd("EHLO client.example", `^250`)
@@ -180,7 +182,7 @@ func TestTracerChunking(t *testing.T) {
 		"hello\r\n.\r\nBDAT 3 LAST\r\nabcQUIT\r\n", "250 ok\r\n250 ok\r\n221 bye\r\n",
 	}
 	run := func(split int) string {
-		var out syncBuffer
+		var out testenv.SyncBuffer
 		tr := newTracer(&traceSink{w: &out}, "id")
 		for i, p := range talk {
 			f := tr.server
@@ -245,7 +247,7 @@ func FuzzTracer(f *testing.F) {
 // encrypted and records no line of it.
 func TestTraceImplicitTLS(t *testing.T) {
 	t.Parallel()
-	trace := &syncBuffer{}
+	trace := &testenv.SyncBuffer{}
 	e := newEnv(t, Submission, withTrace(trace))
 	c := dialTLS(t, e.serveTLS(t), e.tls)
 	c.cmd("EHLO laptop", `^250`)

@@ -1,0 +1,62 @@
+// Package testenv holds what the test suites of several packages share:
+// finding the real mail clients the tests drive, and a log sink that is
+// safe for concurrent writes. Only _test.go files import it.
+package testenv
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// RequireTool returns the path of an external client (python3, swaks,
+// curl, mbsync, fetchmail, ...). A missing client skips the test on a
+// developer machine, but fails it under CI=true, where .ci/run installs
+// every client: a skipped test must never hide a missing feature in CI.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	// A version-manager shim (pyenv) costs seconds per start on a loaded
+	// machine; prefer a real binary further down PATH.
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if strings.Contains(dir, "shims") {
+			continue
+		}
+		if p, err2 := exec.LookPath(filepath.Join(dir, name)); err2 == nil {
+			path, err = p, nil
+			break
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI=true: %v", name, err)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return path
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a logger used
+// by many connections) and readers (the test).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
