@@ -43,10 +43,18 @@ func BenchmarkDeliver(b *testing.B) {
 			}
 			for _, mode := range modes {
 				b.Run(fmt.Sprintf("writers=%d/size=%dKiB/sync=%s", writers, size>>10, mode), func(b *testing.B) {
-					benchDeliver(b, writers, size, false, mode)
+					benchDeliver(b, writers, 1, size, false, mode)
 				})
 			}
 		}
+	}
+	// 16 writers, each to its own account (as 16 SMTP clients sending
+	// to different users): no account batch holds more than one body, so
+	// only the syncer's merging across committers shares a syncfs.
+	for _, mode := range []string{"perfile", "batched"} {
+		b.Run("writers=16/accounts=16/size=4KiB/sync="+mode, func(b *testing.B) {
+			benchDeliver(b, 16, 16, 4<<10, false, mode)
+		})
 	}
 }
 
@@ -55,7 +63,7 @@ func BenchmarkDeliver(b *testing.B) {
 func BenchmarkDeliverNoSync(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d/size=4KiB", writers), func(b *testing.B) {
-			benchDeliver(b, writers, 4<<10, true, "batched")
+			benchDeliver(b, writers, 1, 4<<10, true, "batched")
 		})
 	}
 }
@@ -64,9 +72,10 @@ func BenchmarkDeliverNoSync(b *testing.B) {
 // default (the committer makes each batch's bodies durable with one
 // syncfs); "batchfsync" has the committer fsync each body of the batch in
 // parallel instead; "syncfs1" uses syncfs even for a batch of one body;
-// "perfile" has each delivering goroutine fsync its
-// own body before queueing (the behaviour before batching).
-func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
+// "perfile" has each delivering goroutine fsync its own body before
+// queueing (the behaviour before batching). With accounts > 1, writer w
+// delivers to INBOX of account w % accounts.
+func benchDeliver(b *testing.B, writers, accounts, size int, noSync bool, mode string) {
 	s, err := Open(Options{Dir: b.TempDir(), NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
@@ -81,11 +90,16 @@ func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
 		s.bodies.minBatch = 1
 	}
 	ctx := context.Background()
-	if _, err := s.Account(ctx, acct); err != nil {
-		b.Fatal(err)
+	names := []string{acct}
+	for i := 1; i < accounts; i++ {
+		names = append(names, fmt.Sprintf("user%d@example.com", i))
+	}
+	for _, n := range names {
+		if _, err := s.Account(ctx, n); err != nil {
+			b.Fatal(err)
+		}
 	}
 	msg := benchMessage(size)
-	targets := []Target{{Account: acct, Mailbox: "INBOX"}}
 	var next atomic.Int64
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -95,6 +109,7 @@ func benchDeliver(b *testing.B, writers, size int, noSync bool, mode string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			targets := []Target{{Account: names[w%len(names)], Mailbox: "INBOX"}}
 			for next.Add(1) <= int64(b.N) {
 				d, err := s.BeginDelivery(ctx)
 				if err != nil {

@@ -16,10 +16,12 @@ import (
 // else is dirty on the file system (benchmarks/storage.md).
 const syncfsMinBatch = 2
 
-// bodySyncer is the store's policy for making delivery bodies (files in
-// Dir/.tmp) durable before they are linked into any Maildir. Each
-// account's committer hands it the bodies of one batch: with at least
-// syncfsMinBatch of them, one syncfs(2) of the file system holding
+// bodySyncer makes delivery bodies (files in Dir/.tmp) durable before
+// they are linked into any Maildir. Each account's committer hands it the
+// bodies of one batch and waits; the syncer's goroutine merges the
+// batches of all committers that arrive while a sync runs into one group
+// (so deliveries to many accounts share a sync too): with at least
+// syncfsMinBatch bodies, one syncfs(2) of the file system holding
 // Dir/.tmp makes them all durable (group commit of file contents);
 // otherwise, or where syncfs is unsupported (not Linux, or ENOSYS), each
 // file is fsynced.
@@ -48,6 +50,12 @@ type bodySyncer struct {
 	mu     sync.Mutex // one syncfs at a time
 	errGen atomic.Uint64
 
+	qmu     sync.Mutex
+	next    *syncGroup // bodies waiting for the next sync
+	closed  bool
+	wake    chan struct{}
+	stopped chan struct{}
+
 	// perFile makes every delivery fsync its own body before queueing
 	// (the behaviour without batching): set when syncfs turned out to
 	// be unsupported, and by benchmarks for the A/B baseline.
@@ -72,16 +80,97 @@ func newBodySyncer(dir string, log *slog.Logger) (*bodySyncer, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &bodySyncer{fd: fd, log: log, syncfs: syncfsFile, minBatch: syncfsMinBatch}
+	s := &bodySyncer{fd: fd, log: log, syncfs: syncfsFile, minBatch: syncfsMinBatch,
+		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	s.perFile.Store(!haveSyncfs)
+	go s.run()
 	return s, nil
 }
 
-func (s *bodySyncer) close() error { return s.fd.Close() }
+// close finishes the queued syncs, stops the goroutine and closes the
+// descriptor. The store calls it after closing every account.
+func (s *bodySyncer) close() error {
+	s.qmu.Lock()
+	already := s.closed
+	s.closed = true
+	s.qmu.Unlock()
+	if already {
+		return nil
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	<-s.stopped
+	return s.fd.Close()
+}
 
 // syncBodies makes every body durable. errs[i] is non-nil when bodies[i]
-// may not be durable.
+// may not be durable. Calls made by several committers while a sync runs
+// are merged into the next one, so concurrent deliveries to different
+// accounts share one syncfs as well.
 func (s *bodySyncer) syncBodies(bodies []pendingBody) []error {
+	if len(bodies) == 0 {
+		return nil
+	}
+	s.qmu.Lock()
+	if s.closed {
+		s.qmu.Unlock()
+		errs := make([]error, len(bodies))
+		for i := range errs {
+			errs[i] = ErrClosed
+		}
+		return errs
+	}
+	if s.next == nil {
+		s.next = &syncGroup{done: make(chan struct{})}
+	}
+	g := s.next
+	at := len(g.bodies)
+	g.bodies = append(g.bodies, bodies...)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	<-g.done
+	return g.errs[at : at+len(bodies)]
+}
+
+// syncGroup is the bodies of every syncBodies call waiting for the next
+// sync.
+type syncGroup struct {
+	bodies []pendingBody
+	errs   []error
+	done   chan struct{}
+}
+
+// run is the syncer goroutine: one group at a time, each holding every
+// body queued while the previous group synced.
+func (s *bodySyncer) run() {
+	defer close(s.stopped)
+	for range s.wake {
+		for {
+			s.qmu.Lock()
+			g := s.next
+			s.next = nil
+			closed := s.closed
+			s.qmu.Unlock()
+			if g == nil {
+				if closed {
+					return
+				}
+				break
+			}
+			g.errs = s.syncGroup(g.bodies)
+			close(g.done)
+		}
+	}
+}
+
+// syncGroup makes the bodies durable: one syncfs for a group of at least
+// minBatch, else an fsync each.
+func (s *bodySyncer) syncGroup(bodies []pendingBody) []error {
 	errs := make([]error, len(bodies))
 	if len(bodies) == 0 {
 		return errs
