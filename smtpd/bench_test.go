@@ -89,7 +89,15 @@ func benchMatrix(b *testing.B, f func(b *testing.B, clients int, useTLS bool)) {
 }
 
 func benchInbound(b *testing.B, addr string, cfg *tls.Config, clients int, useTLS bool) {
-	msg := benchMessage()
+	benchInboundWith(b, addr, cfg, clients, useTLS, benchMessage())
+}
+
+// benchInboundMsg is benchInbound over plain connections with a given message.
+func benchInboundMsg(b *testing.B, addr string, clients int, msg []byte) {
+	benchInboundWith(b, addr, nil, clients, false, msg)
+}
+
+func benchInboundWith(b *testing.B, addr string, cfg *tls.Config, clients int, useTLS bool, msg []byte) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
