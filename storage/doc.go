@@ -53,7 +53,10 @@
 // committer
 //
 //  1. makes every new body of the batch durable with one syncfs(2) of
-//     the file system (bodysync.go), instead of one fsync per body;
+//     the file system (bodysync.go), instead of one fsync per body; the
+//     store's body syncer merges the batches of all committers that
+//     arrive while a sync runs, so deliveries to different accounts
+//     share a syncfs as well;
 //  2. only then hard links each body into its targets' cur/ (a copy when
 //     links are impossible), so no directory entry ever names a body that
 //     a crash could leave incomplete;
