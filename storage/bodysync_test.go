@@ -210,3 +210,34 @@ func TestBodySyncUnsupported(t *testing.T) {
 		t.Fatalf("%d messages, want 40", len(uids))
 	}
 }
+
+// TestBodyDurableBeforeLink: when the body sync runs, the message is not
+// yet in any Maildir; it is linked only after the sync succeeded, so a
+// crash can never leave a directory entry naming an incomplete body.
+func TestBodyDurableBeforeLink(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	a := testAccount(t, s)
+	s.bodies.perFile.Store(false)
+	s.bodies.minBatch = 1
+	cur := filepath.Join(a.dir, "cur")
+	var seen []int
+	s.bodies.syncfs = func(*os.File) error {
+		names, err := readNames(cur)
+		if err != nil {
+			return err
+		}
+		seen = append(seen, len(names))
+		return nil
+	}
+	for i := 0; i < 3; i++ {
+		appendMsg(t, a, Inbox, fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i))
+	}
+	names, err := readNames(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 || seen[0] != 0 || seen[1] != 1 || seen[2] != 2 || len(names) != 3 {
+		t.Fatalf("cur/ held %v files at each sync and %d after, want [0 1 2] and 3", seen, len(names))
+	}
+}
