@@ -12,17 +12,16 @@ import (
 
 // Sentinel errors. Wrap them with %w; front ends map them with errors.Is.
 var (
-	ErrNoMailbox      = errors.New("storage: no such mailbox")
-	ErrExists         = errors.New("storage: mailbox exists")
-	ErrBadName        = errors.New("storage: invalid mailbox name")
-	ErrNoMessage      = errors.New("storage: no such message")
-	ErrOverQuota      = errors.New("storage: over quota")
-	ErrTooBig         = errors.New("storage: message too big")
-	ErrInUse          = errors.New("storage: maildrop in use") // POP3 lock held
-	ErrProtected      = errors.New("storage: operation not allowed on this mailbox")
-	ErrHasChildren    = errors.New("storage: mailbox has children")
-	ErrClosed         = errors.New("storage: store closed")
-	ErrNotImplemented = errors.New("storage: not implemented")
+	ErrNoMailbox   = errors.New("storage: no such mailbox")
+	ErrExists      = errors.New("storage: mailbox exists")
+	ErrBadName     = errors.New("storage: invalid mailbox name")
+	ErrNoMessage   = errors.New("storage: no such message")
+	ErrOverQuota   = errors.New("storage: over quota")
+	ErrTooBig      = errors.New("storage: message too big")
+	ErrInUse       = errors.New("storage: maildrop in use") // POP3 lock held
+	ErrProtected   = errors.New("storage: operation not allowed on this mailbox")
+	ErrHasChildren = errors.New("storage: mailbox has children")
+	ErrClosed      = errors.New("storage: store closed")
 )
 
 // Standard IMAP system flags (RFC 9051 2.3.2). Keywords are any other atom.
