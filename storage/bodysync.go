@@ -82,7 +82,7 @@ func newBodySyncer(dir string, log *slog.Logger) (*bodySyncer, error) {
 	}
 	s := &bodySyncer{fd: fd, log: log, syncfs: syncfsFile, minBatch: syncfsMinBatch,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
-	s.perFile.Store(!haveSyncfs)
+	s.perFile.Store(!haveSyncfs || !syncfsReportsErrors())
 	go s.run()
 	return s, nil
 }

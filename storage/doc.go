@@ -81,9 +81,9 @@
 // batch also waits for that workload's writeback. Batches of fewer than
 // syncfsMinBatch (2) bodies fsync their files instead, as does every
 // batch where syncfs is unavailable (non-Linux builds, or ENOSYS at run
-// time). syncfs reports writeback errors only since Linux 5.8; older
-// kernels return success regardless, like fsync before 4.13 did. An
-// error fails the whole batch (SMTP 451, the client retries) and is never
+// time). syncfs reports writeback errors only since Linux 5.8; on older
+// kernels, which would return success regardless, the store fsyncs each
+// body instead (kernelAtLeast, checked at Open). An error fails the whole batch (SMTP 451, the client retries) and is never
 // acknowledged. Copy and Move only link existing, already durable files,
 // and Append uses the same batched path as deliveries.
 //

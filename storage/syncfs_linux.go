@@ -37,3 +37,14 @@ func syncfsFile(f *os.File) error {
 	}
 	return serr
 }
+
+// syncfsReportsErrors reports whether the running kernel's syncfs(2)
+// returns writeback errors (Linux >= 5.8). On an older kernel a failed
+// write would be acknowledged, so the store fsyncs each body instead.
+func syncfsReportsErrors() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8)
+}

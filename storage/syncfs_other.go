@@ -11,3 +11,6 @@ import (
 const haveSyncfs = false
 
 func syncfsFile(*os.File) error { return errors.ErrUnsupported }
+
+// syncfsReportsErrors: no syncfs here.
+func syncfsReportsErrors() bool { return false }
