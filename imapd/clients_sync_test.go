@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postel/internal/testenv"
 )
 
 // idleUntil reads unilateral responses on an idling connection until one
@@ -257,13 +259,9 @@ func TestIdleClientVanishes(t *testing.T) {
 		e.deliver(t, "INBOX", testMessage(fmt.Sprint("v", i), "x"))
 		rc.c.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(e.logs.String(), `msg="imap connection closed"`) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("sessions not closed:\n%s", e.logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 5*time.Second, "three closed sessions in the log", func() bool {
+		return strings.Count(e.logs.String(), `msg="imap connection closed"`) >= 3
+	})
 	rc := e.raw(t)
 	rc.login()
 	mustFind(t, rc.must("OK", "1", "SELECT INBOX"), 1, `^\* 3 EXISTS$`)

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"postel/auth"
+	"postel/internal/testenv"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -136,17 +137,9 @@ func TestConnLimitPerIP(t *testing.T) {
 	}
 	// Closing one frees a slot.
 	a.c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		d := e.rawNoGreeting(t)
-		if l := d.line(); strings.HasPrefix(l, "* OK") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("slot not released")
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the server-side close
-	}
+	testenv.WaitFor(t, 5*time.Second, "the per-IP slot to be released", func() bool {
+		return strings.HasPrefix(e.rawNoGreeting(t).line(), "* OK")
+	})
 }
 
 func TestConnLimitPerAccount(t *testing.T) {
@@ -159,17 +152,10 @@ func TestConnLimitPerAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.WaitFor(t, 5*time.Second, "the per-account slot to be released", func() bool {
 		_, done := rc.cmd(`LOGIN %s "%s"`, testUser, testPass)
-		if strings.HasPrefix(done, "OK") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("account slot not released: %s", done)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return strings.HasPrefix(done, "OK")
+	})
 }
 
 func TestIdleTimeout(t *testing.T) {

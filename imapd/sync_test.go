@@ -9,6 +9,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"postel/internal/testenv"
 )
 
 // TestIdleSeesDelivery: a message delivered through storage's Delivery (as
@@ -182,17 +184,11 @@ func TestRenameSelectedMailbox(t *testing.T) {
 	if err := b.Rename("Archive", "Old", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	// The other session learns of the rename from an asynchronous event.
+	testenv.WaitFor(t, 2*time.Second, "FETCH to work after another session's rename", func() bool {
 		_, err := a.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("FETCH after rename: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // the rename event is asynchronous
-	}
+		return err == nil
+	})
 	if err := a.Rename("Old", "Older", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}

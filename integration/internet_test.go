@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"postel/internal/fakedns"
+	"postel/internal/testenv"
 )
 
 // freePort returns a TCP port that is free on ip at the moment.
@@ -58,16 +59,11 @@ func mailboxMessages(t *testing.T, addr, user, pass, mailbox string) []string {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond: the server is another process, with no event a
+// test could wait on.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a remote process; there is no event to wait on
-	}
+	testenv.WaitFor(t, d, what, cond)
 }
 
 // TestTwoServersOnAFakeInternet runs two postel servers: example.com on

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"postel/auth"
+	"postel/internal/testenv"
 	"postel/storage"
 )
 
@@ -142,19 +143,17 @@ func TestRealInUseAndRelease(t *testing.T) {
 		S: -ERR [IN-USE] maildrop already locked by another session`)
 	// Dropping the first connection (no QUIT) releases the lock.
 	first.c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.WaitFor(t, 10*time.Second, "the dropped session's lock to be released", func() bool {
 		second.run(`
 			C: USER ` + realUser + `
 			S: +OK send PASS
 			C: PASS ` + realPass)
-		if l := second.line(); strings.HasPrefix(l, "+OK") {
-			break
-		} else if !strings.HasPrefix(l, "-ERR [IN-USE]") || time.Now().After(deadline) {
+		l := second.line()
+		if !strings.HasPrefix(l, "+OK") && !strings.HasPrefix(l, "-ERR [IN-USE]") {
 			t.Fatalf("after drop: %q", l)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return strings.HasPrefix(l, "+OK")
+	})
 }
 
 func TestRealBadPassword(t *testing.T) {
@@ -212,18 +211,13 @@ func TestRealDroppedAfterDele(t *testing.T) {
 	c.c.Close()
 	// The lock comes free once the session has ended; then check.
 	acct := e.account(t, realUser)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.WaitFor(t, 10*time.Second, "the lock to be released after the drop", func() bool {
 		unlock, err := acct.LockPOP3()
 		if err == nil {
 			unlock()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("lock never released after drop")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err == nil
+	})
 	if n := len(e.stored(t, realUser)); n != 2 {
 		t.Errorf("%d messages left after a dropped session, want 2", n)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"postel/internal/testenv"
 	"postel/storage"
 )
 
@@ -180,18 +181,10 @@ func TestMaxConnsPerIP(t *testing.T) {
 		C: QUIT
 		S: +OK Postel POP3 server signing off
 		S: <EOF>`)
-	// The slot frees once the session is forgotten; poll with a deadline.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d := dial(t, ts.addr)
-		if d.line() == greeting[3:] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("connection slot never freed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The slot frees once the session is forgotten.
+	testenv.WaitFor(t, 10*time.Second, "the connection slot to be freed", func() bool {
+		return dial(t, ts.addr).line() == greeting[3:]
+	})
 }
 
 func TestOpenFailsAfterExpungeElsewhere(t *testing.T) {

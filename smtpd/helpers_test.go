@@ -251,13 +251,7 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // waitFor polls cond with a deadline (for state with no event to wait on).
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "the condition", cond)
 }
 
 func dialTLS(t testing.TB, addr string, cfg *tls.Config) *client {
