@@ -76,7 +76,7 @@ func runAdminDirect(ctx context.Context, cfg config.Config, req control.Request)
 	defer db.Close()
 	svc := &admin.Service{Accounts: db}
 	if strings.HasPrefix(req.Cmd, "queue.") || strings.HasPrefix(req.Cmd, "dkim.") {
-		closeExtras, err := attachOutbound(ctx, cfg, svc, discardLogger())
+		closeExtras, err := attachOutbound(cfg, svc, db, discardLogger())
 		if err != nil {
 			return "", err
 		}

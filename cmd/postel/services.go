@@ -180,12 +180,8 @@ func openQueue(cfg config.Config, db *auth.DB, local queue.LocalDeliverer, logge
 
 // attachOutbound opens the outbound queue for the admin service when no
 // server is running (queue commands), and names the DKIM key directory.
-func attachOutbound(_ context.Context, cfg config.Config, svc *admin.Service, logger *slog.Logger) (func(), error) {
+func attachOutbound(cfg config.Config, svc *admin.Service, db *auth.DB, logger *slog.Logger) (func(), error) {
 	svc.DKIMDir = pathsFor(cfg).dkim
-	db, ok := svc.Accounts.(*auth.DB)
-	if !ok {
-		return func() {}, nil
-	}
 	q, err := openQueue(cfg, db, nil, logger)
 	if err != nil {
 		return nil, err

@@ -67,32 +67,12 @@ func (s *Service) Handle(ctx context.Context, req control.Request) (string, erro
 		if err := need(1); err != nil {
 			return "", err
 		}
-		pw, generated, err := passwordOrNew(req.Password)
-		if err != nil {
-			return "", err
-		}
-		if err := explain(s.Accounts.AddUser(ctx, req.Args[0], pw), "user", req.Args[0]); err != nil {
-			return "", err
-		}
-		if generated {
-			return fmt.Sprintf("%s password: %s\n", req.Args[0], pw), nil
-		}
-		return "", nil
+		return withPassword(req, func(pw string) error { return s.Accounts.AddUser(ctx, req.Args[0], pw) })
 	case "user.passwd":
 		if err := need(1); err != nil {
 			return "", err
 		}
-		pw, generated, err := passwordOrNew(req.Password)
-		if err != nil {
-			return "", err
-		}
-		if err := explain(s.Accounts.SetPassword(ctx, req.Args[0], pw), "user", req.Args[0]); err != nil {
-			return "", err
-		}
-		if generated {
-			return fmt.Sprintf("%s password: %s\n", req.Args[0], pw), nil
-		}
-		return "", nil
+		return withPassword(req, func(pw string) error { return s.Accounts.SetPassword(ctx, req.Args[0], pw) })
 	case "user.remove":
 		if err := need(1); err != nil {
 			return "", err
@@ -170,13 +150,23 @@ func lines(ss []string) string {
 	return strings.Join(ss, "\n") + "\n"
 }
 
-// passwordOrNew returns pw, or a new random password when pw is empty.
-func passwordOrNew(pw string) (string, bool, error) {
-	if pw != "" {
-		return pw, false, nil
+// withPassword calls set with the request's password, or with a new
+// random one that it then prints (the only time anyone sees it).
+func withPassword(req control.Request, set func(pw string) error) (string, error) {
+	pw := req.Password
+	if pw == "" {
+		var err error
+		if pw, err = NewPassword(); err != nil {
+			return "", err
+		}
 	}
-	p, err := NewPassword()
-	return p, true, err
+	if err := explain(set(pw), "user", req.Args[0]); err != nil {
+		return "", err
+	}
+	if req.Password == "" {
+		return fmt.Sprintf("%s password: %s\n", req.Args[0], pw), nil
+	}
+	return "", nil
 }
 
 // NewPassword returns a random 20-character password (about 119 bits)
