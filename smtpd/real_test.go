@@ -22,7 +22,7 @@ var (
 )
 
 // realEnv is a server over the real store and account database in
-// t.TempDir().
+// t.TempDir() (testenv.BenchDir for a benchmark).
 type realEnv struct {
 	srv   *Server
 	addr  string
@@ -38,6 +38,9 @@ type realEnv struct {
 func newRealEnv(t testing.TB, mode Mode, mutate func(*Options)) *realEnv {
 	t.Helper()
 	dir := t.TempDir()
+	if b, ok := t.(*testing.B); ok {
+		dir = testenv.BenchDir(b)
+	}
 	e := &realEnv{queue: &fakeQueue{}, logs: &testenv.SyncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, nil))
 	db, err := auth.Open(auth.Options{

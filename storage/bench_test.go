@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"postel/internal/testenv"
 )
 
 // benchMessage returns a CRLF message of about size bytes.
@@ -76,7 +78,7 @@ func BenchmarkDeliverNoSync(b *testing.B) {
 // queueing (the behaviour before batching). With accounts > 1, writer w
 // delivers to INBOX of account w % accounts.
 func benchDeliver(b *testing.B, writers, accounts, size int, noSync bool, mode string) {
-	s, err := Open(Options{Dir: b.TempDir(), NoSync: noSync})
+	s, err := Open(Options{Dir: testenv.BenchDir(b), NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func dropStamps(b *testing.B, dir string) {
 // account is in memory).
 func BenchmarkMailbox100k(b *testing.B) {
 	const n = 100000
-	dir := b.TempDir()
+	dir := testenv.BenchDir(b)
 	buildMailbox(b, dir, n)
 	openList := func(b *testing.B, crashed bool) {
 		b.ReportAllocs()
@@ -306,7 +308,7 @@ func BenchmarkMailbox100k(b *testing.B) {
 func BenchmarkRawFsyncFiles(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d/size=4KiB", writers), func(b *testing.B) {
-			dir := b.TempDir()
+			dir := testenv.BenchDir(b)
 			if err := makeMaildir(dir); err != nil {
 				b.Fatal(err)
 			}
@@ -355,7 +357,7 @@ func BenchmarkRawFsyncFiles(b *testing.B) {
 func BenchmarkRawSyncfsFiles(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d/size=4KiB", writers), func(b *testing.B) {
-			dir := b.TempDir()
+			dir := testenv.BenchDir(b)
 			if err := makeMaildir(dir); err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"postel/internal/testenv"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,9 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	testenv.RemoveBenchDirs()
+	os.Exit(code)
 }
 
 // crashChild delivers from several goroutines forever and prints
