@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -38,9 +39,15 @@ func BenchDir(b testing.TB) string {
 }
 
 // RemoveBenchDirs deletes every directory BenchDir made. TestMain calls it
-// after m.Run.
+// after m.Run. With POSTEL_BENCH_KEEP set it keeps them (and says where),
+// so that a series of benchmark processes compared with each other does
+// not slow the next one down by deleting files (see BenchDir).
 func RemoveBenchDirs() {
 	benchDirs.Lock()
+	if os.Getenv("POSTEL_BENCH_KEEP") != "" && benchDirs.root != "" {
+		fmt.Fprintf(os.Stderr, "benchmark files kept in %s\n", benchDirs.root)
+		benchDirs.root = ""
+	}
 	defer benchDirs.Unlock()
 	if benchDirs.root != "" {
 		_ = os.RemoveAll(benchDirs.root)
