@@ -28,6 +28,13 @@ func (c *Checker) authResults(env Envelope, spfRes spfOutcome, sigs []dkimOutcom
 		results = append(results, &authres.DKIMResult{Value: authres.ResultNone})
 	}
 	for _, s := range sigs {
+		if s.Result == "" {
+			// Not verified (an aligned signature had passed, or past
+			// MaxDKIMSignatures): RFC 8601 2.7.1 has no result for a
+			// signature nobody evaluated ("none" means unsigned), so it
+			// is left out rather than given one it did not earn.
+			continue
+		}
 		// go-msgauth's DKIMResult knows only header.d and header.i; RFC
 		// 6008 adds header.s and header.b to tell signatures apart.
 		params := map[string]string{

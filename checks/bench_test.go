@@ -52,7 +52,7 @@ func benchSetup(b *testing.B, cacheTTL time.Duration) (*Checker, Envelope, []byt
 	}
 	env := Envelope{RemoteIP: netip.MustParseAddr("127.0.0.1"), Helo: "out.bench.example", MailFrom: "bench@bench.example", Rcpts: []string{"u@ours.example"}}
 	v := c.CheckMessage(context.Background(), env, strings.NewReader(string(signed)))
-	if v.Action != Accept || !strings.Contains(v.Header, "dmarc=pass") || strings.Count(v.Header, "dkim=pass") != 2 || !strings.Contains(v.Header, "spf=pass") {
+	if v.Action != Accept || !strings.Contains(v.Header, "dmarc=pass") || !strings.Contains(v.Header, "dkim=pass") || !strings.Contains(v.Header, "spf=pass") {
 		b.Fatalf("setup: %v %q", v.Action, v.Header)
 	}
 	return c, env, signed

@@ -113,8 +113,17 @@ type Options struct {
 	Now func() time.Time
 	// MaxDKIMSignatures bounds how many DKIM-Signature fields are verified
 	// per message (each costs a DNS query and a public-key operation);
-	// later ones are ignored. Zero means 5.
+	// those aligned with the From: domain come first, the rest are
+	// ignored. Zero means 5.
 	MaxDKIMSignatures int
+	// DKIMVerifyAll verifies every DKIM signature (up to
+	// MaxDKIMSignatures) and reports each in Authentication-Results. By
+	// default verification stops at the first signature that passes
+	// aligned with the From: domain (RFC 6376 6.1 leaves that to the
+	// verifier), which is all DMARC needs, and the signatures not verified
+	// are left out of the header; each extra one costs a public-key
+	// operation, most of the checks' CPU time.
+	DKIMVerifyAll bool
 	// DNSCacheTTL is how long SPF, DKIM and DMARC answers (and "no such
 	// record") are remembered; failures never are. Zero means one minute;
 	// negative disables the cache. DNSBL answers are not cached here.
@@ -138,6 +147,7 @@ type Checker struct {
 	log          *slog.Logger
 	now          func() time.Time
 	maxSigs      int
+	verifyAll    bool
 	dnsblTimeout time.Duration
 	msgTimeout   time.Duration
 	connLimit    *limiter
@@ -178,6 +188,7 @@ func New(opts Options) (*Checker, error) {
 		log:          opts.Logger,
 		now:          opts.Now,
 		maxSigs:      opts.MaxDKIMSignatures,
+		verifyAll:    opts.DKIMVerifyAll,
 		dnsblTimeout: opts.DNSBLTimeout,
 		msgTimeout:   opts.MessageTimeout,
 	}

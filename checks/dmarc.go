@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dmarc"
@@ -93,9 +94,54 @@ func (c *Checker) lookupPolicy(ctx context.Context, fromDomain string) (*dmarc.R
 	return nil, false, dmarc.ErrNoPolicy
 }
 
-// evalDMARC applies DMARC to the message: policy discovery, then
+// policy is the outcome of lookupPolicy.
+type policy struct {
+	rec     *dmarc.Record
+	fromOrg bool
+	err     error
+}
+
+// dkimMode is the DKIM alignment mode the policy asks for (relaxed unless
+// adkim=s; relaxed with no record, for our own-domain rule).
+func (p policy) dkimMode() dmarc.AlignmentMode {
+	if p.rec != nil && p.rec.DKIMAlignment != "" {
+		return p.rec.DKIMAlignment
+	}
+	return dmarc.AlignmentRelaxed
+}
+
+// policyLookup looks the DMARC policy up once, when first needed: by the
+// DKIM search (to know adkim= when a subdomain's signature passes) or by
+// evalDMARC. Synchronous on purpose: the answer is nearly always in the
+// DNS cache, and a goroutine for it cost more CPU than the lookup.
+type policyLookup struct {
+	c      *Checker
+	ctx    context.Context
+	domain string
+	once   sync.Once
+	res    policy
+}
+
+func (c *Checker) newPolicyLookup(ctx context.Context, fromDomain string) *policyLookup {
+	return &policyLookup{c: c, ctx: ctx, domain: fromDomain}
+}
+
+// get returns the policy ("" as the domain finds none); it may be called
+// any number of times.
+func (p *policyLookup) get() policy {
+	p.once.Do(func() {
+		if p.domain == "" {
+			p.res.err = dmarc.ErrNoPolicy
+			return
+		}
+		p.res.rec, p.res.fromOrg, p.res.err = p.c.lookupPolicy(p.ctx, p.domain)
+	})
+	return p.res
+}
+
+// evalDMARC applies DMARC to the message: the policy found, then
 // identifier alignment of the SPF and DKIM results with the From: domain.
-func (c *Checker) evalDMARC(ctx context.Context, from fromHeader, spfRes spfOutcome, sigs []dkimOutcome) dmarcOutcome {
+func (c *Checker) evalDMARC(from fromHeader, spfRes spfOutcome, sigs []dkimOutcome, pol policy) dmarcOutcome {
 	out := dmarcOutcome{Domain: from.Domain}
 	if from.Domain == "" {
 		// Nothing to align with. RFC 7489 6.6.1 lets receivers reject;
@@ -106,7 +152,7 @@ func (c *Checker) evalDMARC(ctx context.Context, from fromHeader, spfRes spfOutc
 		}
 		return out
 	}
-	rec, fromOrg, err := c.lookupPolicy(ctx, from.Domain)
+	rec, fromOrg, err := pol.rec, pol.fromOrg, pol.err
 	switch {
 	case dmarc.IsTempFail(err):
 		out.Result, out.Err, out.Reason = "temperror", err, "policy lookup failed"
@@ -122,14 +168,9 @@ func (c *Checker) evalDMARC(ctx context.Context, from fromHeader, spfRes spfOutc
 		}
 	}
 
-	dkimMode, spfMode := dmarc.AlignmentMode(dmarc.AlignmentRelaxed), dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
-	if rec != nil {
-		if rec.DKIMAlignment != "" {
-			dkimMode = rec.DKIMAlignment
-		}
-		if rec.SPFAlignment != "" {
-			spfMode = rec.SPFAlignment
-		}
+	dkimMode, spfMode := pol.dkimMode(), dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
+	if rec != nil && rec.SPFAlignment != "" {
+		spfMode = rec.SPFAlignment
 	}
 	pass := false
 	for _, s := range sigs {

@@ -13,10 +13,13 @@ import (
 
 // headerField is one field of a message header as received: Name is the
 // text before the first colon with surrounding white space removed, Value
-// the rest, continuation lines included, line ends removed.
+// the rest, continuation lines included, line ends removed. Start and End
+// delimit the field's bytes (all its lines, line ends included) in the raw
+// header readHeader returns, so that a field can be left out of a copy.
 type headerField struct {
-	Name  string
-	Value string
+	Name       string
+	Value      string
+	Start, End int
 }
 
 // readHeader reads the header section from r up to and including the empty
@@ -42,6 +45,7 @@ func readHeader(r *bufio.Reader) (fields []headerField, raw []byte, err error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fields, raw, err
 		}
+		start := len(raw)
 		raw = append(raw, line...)
 		text := strings.TrimRight(string(line), "\r\n")
 		switch {
@@ -49,9 +53,10 @@ func readHeader(r *bufio.Reader) (fields []headerField, raw []byte, err error) {
 			return fields, raw, nil // the empty line ending the header, or EOF
 		case (text[0] == ' ' || text[0] == '\t') && len(fields) > 0:
 			fields[len(fields)-1].Value += "\r\n" + text
+			fields[len(fields)-1].End = len(raw)
 		default:
 			name, value, _ := strings.Cut(text, ":")
-			fields = append(fields, headerField{Name: strings.TrimSpace(name), Value: value})
+			fields = append(fields, headerField{Name: strings.TrimSpace(name), Value: value, Start: start, End: len(raw)})
 		}
 		if err != nil {
 			return fields, raw, nil // EOF without an empty line

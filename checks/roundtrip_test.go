@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,9 +11,24 @@ import (
 // TestRoundTripOutboundSigner: a message signed by our own outbound signer
 // (postel/dkim: Ed25519 and RSA-2048, relaxed/relaxed), with the TXT
 // records it tells the admin to publish, passes our own inbound checks.
+//
+// Both of its signatures must verify (DKIMVerifyAll reports each); by
+// default verification stops at the first, which passes aligned.
 func TestRoundTripOutboundSigner(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *Options) { o.IsLocalDomain = func(d string) bool { return d == "sender.example" } })
+	for _, all := range []bool{true, false} {
+		t.Run(fmt.Sprintf("verifyAll=%v", all), func(t *testing.T) {
+			t.Parallel()
+			roundTripOutboundSigner(t, all)
+		})
+	}
+}
+
+func roundTripOutboundSigner(t *testing.T, verifyAll bool) {
+	h := newHarness(t, func(o *Options) {
+		o.IsLocalDomain = func(d string) bool { return d == "sender.example" }
+		o.DKIMVerifyAll = verifyAll
+	})
 	dir := t.TempDir()
 	recs, err := postdkim.Generate(dir, "sender.example")
 	if err != nil {
@@ -30,8 +46,11 @@ func TestRoundTripOutboundSigner(t *testing.T) {
 	// The envelope sender has no SPF record: DKIM alone must carry it.
 	v := h.check(t, "127.0.0.1", "out.sender.example", "alice@sender.example", string(signed))
 	rs := results(t, v)
-	if len(rs["dkim"]) != 2 {
-		t.Fatalf("want 2 DKIM results (Ed25519 and RSA): %q", v.Header)
+	if want := map[bool]int{true: 2, false: 1}[verifyAll]; len(rs["dkim"]) != want {
+		t.Fatalf("want %d DKIM results: %q", want, v.Header)
+	}
+	if verifyAll && (!strings.Contains(v.Header, "header.s=ed2") || !strings.Contains(v.Header, "header.s=rsa2")) {
+		t.Errorf("want the Ed25519 and the RSA signature: %q", v.Header)
 	}
 	for _, r := range rs["dkim"] {
 		if got := value(t, map[string][]resultT{"dkim": {r}}, "dkim"); got != "pass" {

@@ -11,12 +11,13 @@ import (
 )
 
 // CheckMessage authenticates a message received on port 25: SPF for the
-// envelope, DKIM for every signature, DMARC for the From: domain. It reads
-// msg to the end (when the message carries a DKIM signature) and must see
-// the message exactly as received, before any header is added or removed.
-// It never returns an error: DNS trouble shows as temperror results, and a
-// failure to read msg is a temporary rejection. It logs one line per
-// message.
+// envelope, DKIM signatures until one passes aligned with the From:
+// domain (see verifyDKIM), DMARC for the From: domain. It may read msg
+// to the end, more than once when msg is an io.Seeker (it seeks back to
+// where msg stood for that), and must see the message exactly as
+// received, before any header is added or removed. It never returns an
+// error: DNS trouble shows as temperror results, and a failure to read
+// msg is a temporary rejection. It logs one line per message.
 func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader) Verdict {
 	ctx, cancel := context.WithTimeout(ctx, c.msgTimeout)
 	defer cancel()
@@ -25,11 +26,37 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 	go func() { spfCh <- c.checkSPF(ctx, ip, env.Helo, env.MailFrom) }()
 
 	rec := &errRecorder{r: msg}
+	seeker, _ := msg.(io.Seeker)
+	var start int64
+	if seeker != nil {
+		var err error
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	}
 	br := bufio.NewReader(rec)
 	fields, raw, err := readHeader(br)
+	from := parseFrom(fields)
+	pol := c.newPolicyLookup(ctx, from.Domain)
 	var sigs []dkimOutcome
 	if err == nil {
-		sigs = c.verifyDKIM(ctx, fields, &replayReader{head: raw, rest: br})
+		in := dkimInput{fields: fields, raw: raw, body: br}
+		if seeker != nil {
+			bodyAt := start + int64(len(raw))
+			in.rewind = func() (io.Reader, error) {
+				if _, err := seeker.Seek(bodyAt, io.SeekStart); err != nil {
+					rec.fail(err)
+					return nil, err
+				}
+				return rec, nil
+			}
+		}
+		stop := func(d string) bool {
+			// Strict and relaxed alignment agree on the same name; only
+			// a subdomain needs the policy's adkim=.
+			return from.Domain != "" && (d == from.Domain || aligned(d, from.Domain, pol.get().dkimMode()))
+		}
+		sigs = c.verifyDKIM(ctx, in, from.Domain, stop)
 	}
 	spfRes := <-spfCh
 	if rec.err != nil {
@@ -39,8 +66,7 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 		c.log.Error("reading message for checks", "ip", ip.String(), "err", rec.err)
 		return Verdict{Action: Reject, Reject: &Rejection{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary local problem, try again later"}}
 	}
-	from := parseFrom(fields)
-	dm := c.evalDMARC(ctx, from, spfRes, sigs)
+	dm := c.evalDMARC(from, spfRes, sigs, pol.get())
 	v := c.decide(from, spfRes, sigs, dm)
 	v.Header = c.authResults(env, spfRes, sigs, dm, from)
 	c.logMessage(env, from, spfRes, sigs, dm, v)
@@ -57,10 +83,16 @@ type errRecorder struct {
 
 func (e *errRecorder) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF && e.err == nil {
-		e.err = err
+	if err != nil && err != io.EOF {
+		e.fail(err)
 	}
 	return n, err
+}
+
+func (e *errRecorder) fail(err error) {
+	if e.err == nil {
+		e.err = err
+	}
 }
 
 // replayReader reads head, then rest. Unlike io.MultiReader it has no
@@ -146,7 +178,11 @@ func (c *Checker) logMessage(env Envelope, from fromHeader, spfRes spfOutcome, s
 		if i > 0 {
 			dk.WriteByte(' ')
 		}
-		dk.WriteString(s.Result + "(d=" + s.Domain + ")")
+		r := s.Result
+		if r == "" {
+			r = "unverified"
+		}
+		dk.WriteString(r + "(d=" + s.Domain + ")")
 	}
 	if len(sigs) == 0 {
 		dk.WriteString("none")

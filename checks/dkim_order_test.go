@@ -1,0 +1,260 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/authres"
+	msgdkim "github.com/emersion/go-msgauth/dkim"
+)
+
+// The order in which signatures are tried and when the search stops
+// (verifyDKIM; RFC 6376 6.1). Every test looks at the
+// Authentication-Results field and the log line, which lists every
+// signature, "unverified" for those not tried.
+
+// dkimLog returns the "dkim" attribute of the last log line.
+func dkimLog(t *testing.T, h *harness) string {
+	t.Helper()
+	lines := h.logs.lines(t)
+	if len(lines) == 0 {
+		t.Fatal("no log line")
+	}
+	s, _ := lines[len(lines)-1]["dkim"].(string)
+	return s
+}
+
+// dkimResults returns "result d=domain" for each dkim result in the
+// header, in order.
+func dkimResults(t *testing.T, v Verdict) []string {
+	t.Helper()
+	var out []string
+	for _, r := range results(t, v)["dkim"] {
+		d, ok := r.(*authres.DKIMResult)
+		if !ok {
+			t.Fatalf("dkim result %#v", r)
+		}
+		out = append(out, string(d.Value)+" d="+d.Domain)
+	}
+	return out
+}
+
+func equal(a, b []string) bool { return strings.Join(a, "|") == strings.Join(b, "|") }
+
+// TestDKIMAlignedPassStops: the signature aligned with From: is tried
+// first even though it is not the outermost, and once it passes the
+// other is not verified: left out of the header, "unverified" in the log.
+func TestDKIMAlignedPassStops(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	good := newEd25519Key(t, "signer.example", "good")
+	other := newEd25519Key(t, "third.example", "s")
+	h.dns.Add(good.record(t), `_dmarc.signer.example. TXT "v=DMARC1; p=reject"`) // third.example's key is not published
+	msg := other.sign(t, good.sign(t, message("alice@signer.example")))
+	v := h.check(t, "127.0.0.1", "c.example", "a@x.example", msg)
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=signer.example"}) {
+		t.Errorf("dkim results %q, want only the aligned pass; %q", got, v.Header)
+	}
+	if value(t, results(t, v), "dmarc") != "pass" || v.Action != Accept {
+		t.Errorf("%q action %v", v.Header, v.Action)
+	}
+	if got := dkimLog(t, h); got != "unverified(d=third.example) pass(d=signer.example)" {
+		t.Errorf("log dkim=%q", got)
+	}
+}
+
+// TestDKIMFailingAlignedDoesNotStop: an aligned signature that fails
+// (key not published, then body hash) is followed by the next one.
+func TestDKIMFailingAlignedDoesNotStop(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	good := newEd25519Key(t, "signer.example", "good")
+	nokey := newEd25519Key(t, "signer.example", "nokey")
+	h.dns.Add(good.record(t), `_dmarc.signer.example. TXT "v=DMARC1; p=reject"`)
+	v := h.check(t, "127.0.0.1", "c.example", "a@x.example", nokey.sign(t, good.sign(t, message("alice@signer.example"))))
+	if got := dkimResults(t, v); !equal(got, []string{"permerror d=signer.example", "pass d=signer.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+	if value(t, results(t, v), "dmarc") != "pass" || v.Action != Accept {
+		t.Errorf("%q action %v", v.Header, v.Action)
+	}
+
+	// The outer signature covers a body that was then changed: it fails
+	// on the body hash; the inner one, over the original, passes.
+	bad := newEd25519Key(t, "signer.example", "bad")
+	h.dns.Add(bad.record(t))
+	inner := good.sign(t, message("alice@signer.example"))
+	outer := bad.sign(t, strings.Replace(inner, "Hello.", "Hello!", 1))
+	outer = strings.Replace(outer, "Hello!", "Hello.", 1)
+	v = h.check(t, "127.0.0.1", "c.example", "a@x.example", outer)
+	if got := dkimResults(t, v); !equal(got, []string{"fail d=signer.example", "pass d=signer.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+	if value(t, results(t, v), "dmarc") != "pass" {
+		t.Errorf("%q", v.Header)
+	}
+}
+
+// TestDKIMUnalignedPassDoesNotStop: a passing signature that is not
+// aligned under the policy's adkim=s (the organizational domain signing
+// for a subdomain) is tried first (relaxed order) but does not end the
+// search; the strictly aligned one after it passes DMARC.
+func TestDKIMUnalignedPassDoesNotStop(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	org := newEd25519Key(t, "signer.example", "org")
+	sub := newRSAKey(t, "mail.signer.example", "sub")
+	h.dns.Add(org.record(t), sub.record(t), `_dmarc.mail.signer.example. TXT "v=DMARC1; p=reject; adkim=s"`)
+	msg := org.sign(t, sub.sign(t, message("alice@mail.signer.example")))
+	v := h.check(t, "127.0.0.1", "c.example", "a@x.example", msg)
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=signer.example", "pass d=mail.signer.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+	rs := results(t, v)
+	if value(t, rs, "dmarc") != "pass" || v.Action != Accept {
+		t.Errorf("%q action %v", v.Header, v.Action)
+	}
+	if !strings.Contains(v.Header, `dmarc=pass reason="aligned DKIM d=mail.signer.example"`) {
+		t.Errorf("dmarc reason: %q", v.Header)
+	}
+
+	// An unaligned pass from another domain entirely, outermost: still
+	// tried after the aligned one, which fails, and then DMARC fails.
+	third := newEd25519Key(t, "third.example", "s")
+	nokey := newEd25519Key(t, "mail.signer.example", "nokey")
+	h.dns.Add(third.record(t))
+	v = h.check(t, "127.0.0.1", "c.example", "a@x.example", third.sign(t, nokey.sign(t, message("alice@mail.signer.example"))))
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=third.example", "permerror d=mail.signer.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+	if value(t, results(t, v), "dmarc") != "fail" || v.Action != Reject {
+		t.Errorf("%q action %v", v.Header, v.Action)
+	}
+}
+
+// TestDKIMMaxSignaturesPrefersAligned: with room for one verification,
+// the aligned signature is the one verified, wherever it is.
+func TestDKIMMaxSignaturesPrefersAligned(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *Options) { o.MaxDKIMSignatures = 1 })
+	good := newEd25519Key(t, "signer.example", "good")
+	junk := newEd25519Key(t, "junk.example", "s")
+	h.dns.Add(good.record(t), junk.record(t))
+	msg := junk.sign(t, junk.sign(t, good.sign(t, message("alice@signer.example"))))
+	v := h.check(t, "127.0.0.1", "c.example", "a@x.example", msg)
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=signer.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+	if got := dkimLog(t, h); got != "unverified(d=junk.example) unverified(d=junk.example) pass(d=signer.example)" {
+		t.Errorf("log dkim=%q", got)
+	}
+}
+
+// TestDKIMVerifyAll: the option reports every signature, as go-msgauth
+// verifies them, and so does a message that cannot be read twice.
+func TestDKIMVerifyAll(t *testing.T) {
+	t.Parallel()
+	good := newEd25519Key(t, "signer.example", "good")
+	other := newRSAKey(t, "third.example", "s")
+	msg := other.sign(t, good.sign(t, message("alice@signer.example")))
+	want := []string{"pass d=third.example", "pass d=signer.example"}
+
+	h := newHarness(t, func(o *Options) { o.DKIMVerifyAll = true })
+	h.dns.Add(good.record(t), other.record(t))
+	v := h.check(t, "127.0.0.1", "c.example", "a@x.example", msg)
+	if got := dkimResults(t, v); !equal(got, want) {
+		t.Errorf("DKIMVerifyAll: dkim results %q; %q", got, v.Header)
+	}
+
+	h = newHarness(t, nil)
+	h.dns.Add(good.record(t), other.record(t))
+	env := Envelope{RemoteIP: netip.MustParseAddr("127.0.0.1"), Helo: "c.example", MailFrom: "a@x.example"}
+	v = h.c.CheckMessage(context.Background(), env, io.MultiReader(strings.NewReader(msg))) // no Seek
+	if got := dkimResults(t, v); !equal(got, want) {
+		t.Errorf("unseekable: dkim results %q; %q", got, v.Header)
+	}
+	if value(t, results(t, v), "dmarc") != "none" || v.Action != Accept {
+		t.Errorf("%q action %v", v.Header, v.Action)
+	}
+}
+
+// TestDKIMSignatureOverSignatures: a signature whose h= covers
+// DKIM-Signature needs the other signature in the header it hashes, so
+// both are verified together.
+func TestDKIMSignatureOverSignatures(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	inner := newEd25519Key(t, "third.example", "in")
+	outer := newEd25519Key(t, "signer.example", "out")
+	h.dns.Add(inner.record(t), outer.record(t))
+	var b bytes.Buffer
+	err := msgdkim.Sign(&b, strings.NewReader(inner.sign(t, message("alice@signer.example"))), &msgdkim.SignOptions{
+		Domain: outer.domain, Selector: outer.selector, Signer: outer.signer,
+		HeaderCanonicalization: msgdkim.CanonicalizationRelaxed, BodyCanonicalization: msgdkim.CanonicalizationRelaxed,
+		HeaderKeys: []string{"From", "Subject", "DKIM-Signature"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := h.check(t, "127.0.0.1", "c.example", "a@x.example", b.String())
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=signer.example", "pass d=third.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+	// Altering the inner signature breaks the outer one.
+	broken := strings.Replace(b.String(), "s=in;", "s=in ;", 1)
+	v = h.check(t, "127.0.0.1", "c.example", "a@x.example", broken)
+	if got := dkimResults(t, v); len(got) != 2 || got[0] != "fail d=signer.example" {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+}
+
+// failingSeeker reads like strings.Reader but cannot seek back.
+type failingSeeker struct{ *strings.Reader }
+
+func (f failingSeeker) Seek(off int64, whence int) (int64, error) {
+	if off == 0 && whence == io.SeekCurrent {
+		return f.Reader.Seek(off, whence)
+	}
+	return 0, errors.New("spool gone")
+}
+
+// TestDKIMRewindError: when the second signature needs the body again and
+// the spool cannot give it, the message is a temporary failure (ours).
+func TestDKIMRewindError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	good := newEd25519Key(t, "signer.example", "good")
+	nokey := newEd25519Key(t, "signer.example", "nokey")
+	h.dns.Add(good.record(t))
+	msg := nokey.sign(t, good.sign(t, message("alice@signer.example")))
+	env := Envelope{RemoteIP: netip.MustParseAddr("127.0.0.1"), Helo: "c.example", MailFrom: "a@x.example"}
+	v := h.c.CheckMessage(context.Background(), env, failingSeeker{strings.NewReader(msg)})
+	if v.Action != Reject || v.Reject == nil || v.Reject.Code != 451 {
+		t.Errorf("got %v %v, want 451", v.Action, v.Reject)
+	}
+}
+
+// TestDKIMMessageNotAtStart: CheckMessage reads from where msg stands and
+// seeks back there, not to offset 0.
+func TestDKIMMessageNotAtStart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	good := newEd25519Key(t, "signer.example", "good")
+	nokey := newEd25519Key(t, "signer.example", "nokey")
+	h.dns.Add(good.record(t))
+	msg := nokey.sign(t, good.sign(t, message("alice@signer.example")))
+	r := strings.NewReader("garbage before the message\r\n" + msg)
+	if _, err := r.Seek(int64(len("garbage before the message\r\n")), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	env := Envelope{RemoteIP: netip.MustParseAddr("127.0.0.1"), Helo: "c.example", MailFrom: "a@x.example"}
+	v := h.c.CheckMessage(context.Background(), env, r)
+	if got := dkimResults(t, v); !equal(got, []string{"permerror d=signer.example", "pass d=signer.example"}) {
+		t.Errorf("dkim results %q; %q", got, v.Header)
+	}
+}
