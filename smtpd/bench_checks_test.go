@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,12 +22,20 @@ import (
 )
 
 // BenchmarkInboundChecks measures what SPF, DKIM and DMARC add to inbound
-// delivery (issue 7: at most 20% of the time per message). Both variants
-// run the real store with fsync and 16 plain clients; "checks=on" adds the
+// delivery (issue 7: at most 20% of the time per message). Every variant
+// runs the real store with fsync and 16 plain clients; "checks=on" adds the
 // real checks.Checker against a loopback DNS server, and the message
 // carries our own signer's two DKIM signatures (Ed25519 and RSA-2048), or
 // the single signature most mail has, for a domain with SPF and DMARC
-// p=reject records, so every check runs and passes.
+// p=reject records, so every check runs and passes. "verifyall" verifies
+// both signatures (checks.Options.DKIMVerifyAll, the behaviour before
+// verification stopped at the first aligned pass).
+//
+// POSTEL_BENCH_ROUNDS=n runs the variants n times in turn, each round
+// starting one variant later (off, sigs=1, sigs=2, verifyall; sigs=1,
+// sigs=2, verifyall, off; ...), so that the state of the file system,
+// which changes as the process writes, weighs on each variant alike;
+// -count would run each variant n times in a row instead.
 func BenchmarkInboundChecks(b *testing.B) {
 	dns := fakedns.Start(b)
 	keys := b.TempDir()
@@ -57,51 +67,74 @@ func BenchmarkInboundChecks(b *testing.B) {
 		b.Fatal(err)
 	}
 	const clients = 16
-	for _, v := range []struct {
-		name string
-		on   bool
-		msg  []byte
-	}{{"checks=off", false, signed}, {"checks=on/sigs=2", true, signed}, {"checks=on/sigs=1", true, one.Bytes()}} {
-		on := v.on
-		b.Run(v.name, func(b *testing.B) {
-			var chk *checks.Checker
-			e := newRealEnv(b, Inbound, func(o *Options) {
-				o.Logger = slog.New(slog.DiscardHandler)
-				if !on {
-					return
-				}
-				chk, err = checks.New(checks.Options{
-					Hostname: "mx.example.com", Resolver: dnsresolver.New(dns.Addr),
-					IsLocalDomain: func(d string) bool { return strings.EqualFold(d, "example.com") },
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				o.Checker = chk
-			})
-			ctx := context.Background()
-			for i := 0; i < clients; i++ {
-				name := fmt.Sprintf("u%d@example.com", i)
-				if err := e.db.AddUser(ctx, name, "pw"); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := e.store.Account(ctx, name); err != nil {
-					b.Fatal(err)
-				}
-			}
-			benchInboundMsg(b, e.addr, clients, v.msg)
-			// Every message passed the checks and reached an INBOX.
-			total := 0
-			for i := 0; i < clients; i++ {
-				msgs := e.messages(b, fmt.Sprintf("u%d@example.com", i), "INBOX")
-				total += len(msgs)
-				if on && len(msgs) > 0 && !strings.Contains(msgs[0], "dmarc=pass") {
-					b.Fatalf("checks did not pass:\n%s", msgs[0])
-				}
-			}
-			if total != b.N {
-				b.Fatalf("INBOXes hold %d messages, sent %d", total, b.N)
-			}
-		})
+	rounds := 1
+	if n, err := strconv.Atoi(os.Getenv("POSTEL_BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
 	}
+	variants := []struct {
+		name      string
+		on        bool
+		verifyAll bool
+		msg       []byte
+		passes    int // dkim=pass results in Authentication-Results
+	}{
+		{"checks=off", false, false, signed, 0},
+		{"checks=on/sigs=1", true, false, one.Bytes(), 1},
+		{"checks=on/sigs=2", true, false, signed, 1},
+		{"checks=on/sigs=2/verifyall", true, true, signed, 2},
+	}
+	for r := range rounds {
+		// Each round starts one variant later, so that no variant always
+		// follows the same one (whose files and background work it
+		// would inherit).
+		for i := range variants {
+			v := variants[(r+i)%len(variants)]
+			benchInboundChecks(b, v.name, dns.Addr, v.on, v.verifyAll, clients, v.msg, v.passes)
+		}
+	}
+}
+
+func benchInboundChecks(b *testing.B, name, dnsAddr string, on, verifyAll bool, clients int, msg []byte, passes int) {
+	b.Run(name, func(b *testing.B) {
+		var chk *checks.Checker
+		e := newRealEnv(b, Inbound, func(o *Options) {
+			o.Logger = slog.New(slog.DiscardHandler)
+			if !on {
+				return
+			}
+			var err error
+			chk, err = checks.New(checks.Options{
+				Hostname: "mx.example.com", Resolver: dnsresolver.New(dnsAddr),
+				IsLocalDomain: func(d string) bool { return strings.EqualFold(d, "example.com") },
+				DKIMVerifyAll: verifyAll,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			o.Checker = chk
+		})
+		ctx := context.Background()
+		for i := 0; i < clients; i++ {
+			name := fmt.Sprintf("u%d@example.com", i)
+			if err := e.db.AddUser(ctx, name, "pw"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.store.Account(ctx, name); err != nil {
+				b.Fatal(err)
+			}
+		}
+		benchInboundMsg(b, e.addr, clients, msg)
+		// Every message passed the checks and reached an INBOX.
+		total := 0
+		for i := 0; i < clients; i++ {
+			msgs := e.messages(b, fmt.Sprintf("u%d@example.com", i), "INBOX")
+			total += len(msgs)
+			if on && len(msgs) > 0 && (!strings.Contains(msgs[0], "dmarc=pass") || strings.Count(msgs[0], "dkim=pass") != passes) {
+				b.Fatalf("checks did not pass, or not with %d DKIM results:\n%s", passes, msgs[0])
+			}
+		}
+		if total != b.N {
+			b.Fatalf("INBOXes hold %d messages, sent %d", total, b.N)
+		}
+	})
 }
