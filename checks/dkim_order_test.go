@@ -258,3 +258,67 @@ func TestDKIMMessageNotAtStart(t *testing.T) {
 		t.Errorf("dkim results %q; %q", got, v.Header)
 	}
 }
+
+// TestDKIMStopAgreesWithVerifyAll compares the default (stop at the first
+// aligned pass) with DKIMVerifyAll on messages with two or three
+// signatures, intact and damaged in various ways: the action, the DMARC
+// result and every DKIM result the default reports must be what
+// verifying everything says.
+func TestDKIMStopAgreesWithVerifyAll(t *testing.T) {
+	t.Parallel()
+	def := newHarness(t, nil)
+	all := newHarness(t, func(o *Options) { o.DKIMVerifyAll = true })
+	ed := newEd25519Key(t, "signer.example", "ed")
+	rsa := newRSAKey(t, "signer.example", "rsa")
+	sub := newEd25519Key(t, "mail.signer.example", "sub")
+	third := newEd25519Key(t, "third.example", "s")
+	nokey := newEd25519Key(t, "signer.example", "nokey")
+	for _, h := range []*harness{def, all} {
+		h.dns.Add(ed.record(t), rsa.record(t), sub.record(t), third.record(t),
+			`_dmarc.signer.example. TXT "v=DMARC1; p=reject; adkim=s"`,
+			`_dmarc.other.example. TXT "v=DMARC1; p=quarantine"`)
+	}
+	base := message("alice@signer.example") + "Second line.\r\n"
+	msgs := map[string]string{
+		"ed+rsa":           rsa.sign(t, ed.sign(t, base)),
+		"third+ed":         third.sign(t, ed.sign(t, base)),
+		"nokey+sub+ed":     nokey.sign(t, sub.sign(t, ed.sign(t, base))),
+		"sub+third":        sub.sign(t, third.sign(t, base)),
+		"other author":     rsa.sign(t, ed.sign(t, message("bob@other.example"))),
+		"subdomain author": ed.sign(t, sub.sign(t, message("bob@mail.signer.example"))),
+	}
+	for name, m := range map[string]string{"ed+rsa": msgs["ed+rsa"], "third+ed": msgs["third+ed"], "nokey+sub+ed": msgs["nokey+sub+ed"]} {
+		msgs[name+"/body changed"] = strings.Replace(m, "Second line.", "Second line!", 1)
+		msgs[name+"/subject changed"] = strings.Replace(m, "Subject: test", "Subject: tset", 1)
+		msgs[name+"/bare LF"] = strings.ReplaceAll(m, "\r\n", "\n")
+		msgs[name+"/no body"] = m[:strings.Index(m, "\r\n\r\n")+4]
+		msgs[name+"/header only"] = m[:strings.Index(m, "\r\n\r\n")+2]
+		msgs[name+"/two From"] = "From: mallory@evil.example\r\n" + m
+	}
+	stopped := 0
+	for name, m := range msgs {
+		vd := def.check(t, "127.0.0.1", "c.example", "a@x.example", m)
+		va := all.check(t, "127.0.0.1", "c.example", "a@x.example", m)
+		if vd.Action != va.Action {
+			t.Errorf("%s: action %v, verify-all %v", name, vd.Action, va.Action)
+		}
+		rd, ra := results(t, vd), results(t, va)
+		if value(t, rd, "dmarc") != value(t, ra, "dmarc") {
+			t.Errorf("%s: dmarc differs:\n%s\n%s", name, vd.Header, va.Header)
+		}
+		if len(ra["dkim"]) > 0 && len(rd["dkim"]) == 0 {
+			t.Errorf("%s: no dkim result:\n%s", name, vd.Header)
+		}
+		if len(rd["dkim"]) < len(ra["dkim"]) {
+			stopped++
+		}
+		for _, line := range strings.Split(vd.Header, "\r\n") {
+			if strings.Contains(line, "dkim=") && !strings.Contains(va.Header, line) {
+				t.Errorf("%s: %q not what verify-all says:\n%s", name, line, va.Header)
+			}
+		}
+	}
+	if stopped < 3 {
+		t.Errorf("only %d messages had signatures left unverified; the test lost its point", stopped)
+	}
+}

@@ -176,10 +176,18 @@ func FuzzReadHeader(f *testing.F) {
 		if !strings.HasPrefix(in, string(raw)) {
 			t.Fatalf("raw %q is not a prefix of the input", raw)
 		}
+		prevEnd := 0
 		for _, fl := range fields {
 			if strings.ContainsAny(fl.Name, "\n:") {
 				t.Fatalf("bad field name %q", fl.Name)
 			}
+			// The spans headerWithout cuts on: in order, inside raw, each
+			// starting with its field's name.
+			if fl.Start < prevEnd || fl.End <= fl.Start || fl.End > len(raw) ||
+				!strings.HasPrefix(strings.TrimSpace(string(raw[fl.Start:fl.End])), fl.Name) {
+				t.Fatalf("field %q span [%d,%d) after %d in %q", fl.Name, fl.Start, fl.End, prevEnd, raw)
+			}
+			prevEnd = fl.End
 		}
 		fh := parseFrom(fields)
 		if fh.Domain != "" && (fh.Domain != strings.ToLower(fh.Domain) || strings.ContainsAny(fh.Domain, " \t\r\n@<>;") || strings.HasSuffix(fh.Domain, ".")) {
