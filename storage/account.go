@@ -7,13 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 )
-
-// indexFile is the account's bbolt index inside its directory.
-const indexFile = "postel-index.db"
 
 // defaultMailboxes are created with every account (RFC 6154 special use).
 var defaultMailboxes = []struct{ name, special string }{
@@ -29,10 +26,11 @@ var defaultMailboxes = []struct{ name, special string }{
 type Account struct {
 	store  *Store
 	name   string
+	key    []byte // the account's bucket in the store's index
 	dir    string
-	db     *bbolt.DB
-	commit *committer
+	commit *accountCommits
 	noSync bool
+	closed atomic.Bool
 
 	// ns is the namespace lock: message operations that touch files hold
 	// it shared; creating, deleting and renaming mailboxes hold it
@@ -58,21 +56,17 @@ func (s *Store) openAccount(name string) (*Account, error) {
 	if err := makeMaildir(dir); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	db, err := bbolt.Open(filepath.Join(dir, indexFile), 0o600, &bbolt.Options{
-		Timeout: 5 * time.Second, // another process holds the index
-		NoSync:  s.opts.NoSync,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage: open index of %s: %w", name, err)
-	}
-	a := &Account{store: s, name: name, dir: dir, db: db, noSync: s.opts.NoSync,
+	a := &Account{store: s, name: name, key: []byte(name), dir: dir, noSync: s.opts.NoSync,
 		subs: make(map[*Subscription]struct{})}
 	var stamps map[uint64]int64
-	if err := db.Update(func(tx *bbolt.Tx) error {
+	if err := s.db.Update(func(btx *bbolt.Tx) error {
+		tx, err := btx.Bucket(bktAccounts).CreateBucketIfNotExists(a.key)
+		if err != nil {
+			return err
+		}
 		if err := initIndex(tx); err != nil {
 			return err
 		}
-		var err error
 		if stamps, err = takeStamps(tx); err != nil {
 			return err
 		}
@@ -95,27 +89,27 @@ func (s *Store) openAccount(name string) (*Account, error) {
 		}
 		return nil
 	}); err != nil {
-		_ = db.Close()
 		return nil, fmt.Errorf("storage: init index of %s: %w", name, err)
 	}
 	if err := a.recover(stamps); err != nil {
-		_ = db.Close()
 		return nil, fmt.Errorf("storage: recover %s: %w", name, err)
 	}
-	a.commit = newCommitter(db, s.opts.NoSync, s.bodies, a.publish)
+	a.commit = &accountCommits{c: s.commit, a: a}
 	return a, nil
 }
 
 // close finishes queued commits, ends subscriptions and closes the index.
 func (a *Account) close() error {
 	a.closeOnce.Do(func() {
-		a.commit.close()
+		if a.commit != nil {
+			a.commit.close()
+		}
 		a.closeSubs()
 		a.ns.Lock()
 		if err := a.writeStamps(); err != nil {
 			a.store.log.Warn("storage: write clean-close stamps", "account", a.name, "err", err)
 		}
-		a.closeErr = a.db.Close()
+		a.closed.Store(true)
 		a.ns.Unlock()
 	})
 	return a.closeErr
@@ -129,9 +123,36 @@ func (a *Account) mboxDir(name string) string {
 	return filepath.Join(a.dir, encodeMailbox(name))
 }
 
-// view runs a read transaction, mapping a closed index to ErrClosed.
-func (a *Account) view(fn func(tx *bbolt.Tx) error) error {
-	err := a.db.View(fn)
+// view runs a read transaction on the account's index; ErrClosed once
+// the account or the store is closed.
+func (a *Account) view(fn func(root *bbolt.Bucket) error) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	err := a.store.db.View(func(tx *bbolt.Tx) error {
+		root := accountRoot(tx, a.key)
+		if root == nil {
+			return ErrClosed
+		}
+		return fn(root)
+	})
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// update runs a write transaction of its own on the account's index,
+// outside the group commit: for recovery, before the account is shared,
+// and for the clean-close stamps, after its last commit.
+func (a *Account) update(fn func(root *bbolt.Bucket) error) error {
+	err := a.store.db.Update(func(tx *bbolt.Tx) error {
+		root := accountRoot(tx, a.key)
+		if root == nil {
+			return ErrClosed
+		}
+		return fn(root)
+	})
 	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
@@ -141,7 +162,7 @@ func (a *Account) view(fn func(tx *bbolt.Tx) error) error {
 // Usage returns the bytes used by all the account's messages.
 func (a *Account) Usage(ctx context.Context) (int64, error) {
 	var n int64
-	err := a.view(func(tx *bbolt.Tx) error {
+	err := a.view(func(tx *bbolt.Bucket) error {
 		var err error
 		n, err = usage(tx)
 		return err
@@ -150,7 +171,7 @@ func (a *Account) Usage(ctx context.Context) (int64, error) {
 }
 
 // usage sums the mailbox sizes inside a transaction.
-func usage(tx *bbolt.Tx) (int64, error) {
+func usage(tx *bbolt.Bucket) (int64, error) {
 	var n int64
 	c := tx.Bucket(bktNames).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -165,7 +186,7 @@ func usage(tx *bbolt.Tx) (int64, error) {
 
 // checkQuota fails with ErrOverQuota when adding n bytes would pass the
 // account's quota.
-func (a *Account) checkQuota(tx *bbolt.Tx, n int64) error {
+func (a *Account) checkQuota(tx *bbolt.Bucket, n int64) error {
 	q := a.store.quota(a.name)
 	if q <= 0 {
 		return nil

@@ -36,7 +36,7 @@ func benchMessage(size int) []byte {
 func BenchmarkDeliver(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		for _, size := range []int{4 << 10, 100 << 10} {
-			modes := []string{"perfile", "batched"}
+			modes := []string{"perfile", "batched", "serial"}
 			if size == 4<<10 {
 				// Also: 16 writers with the committer fsyncing each
 				// body of a batch (no syncfs); 1 writer with syncfs
@@ -53,7 +53,7 @@ func BenchmarkDeliver(b *testing.B) {
 	// 16 writers, each to its own account (as 16 SMTP clients sending
 	// to different users): no account batch holds more than one body, so
 	// only the syncer's merging across committers shares a syncfs.
-	for _, mode := range []string{"perfile", "batched"} {
+	for _, mode := range []string{"perfile", "batched", "serial"} {
 		b.Run("writers=16/accounts=16/size=4KiB/sync="+mode, func(b *testing.B) {
 			benchDeliver(b, 16, 16, 4<<10, false, mode)
 		})
@@ -90,6 +90,8 @@ func benchDeliver(b *testing.B, writers, accounts, size int, noSync bool, mode s
 		s.bodies.minBatch = 1 << 30
 	case "syncfs1":
 		s.bodies.minBatch = 1
+	case "serial":
+		s.commit.serial.Store(true)
 	}
 	ctx := context.Background()
 	names := []string{acct}
@@ -133,12 +135,11 @@ func benchDeliver(b *testing.B, writers, accounts, size int, noSync bool, mode s
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
-	a, _ := s.Account(ctx, acct)
-	if c := a.commit.commits.Load(); c > 0 {
-		b.ReportMetric(float64(a.commit.requests.Load())/float64(c), "reqs/commit")
-		b.ReportMetric(float64(a.commit.syncNanos.Load())/float64(c)/1e6, "dirsync-ms/commit")
-		b.ReportMetric(float64(a.commit.txNanos.Load())/float64(c)/1e6, "total-ms/commit")
-		b.ReportMetric(float64(a.commit.indexNanos.Load())/float64(c)/1e6, "index-ms/commit")
+	if c := s.commit.commits.Load(); c > 0 {
+		b.ReportMetric(float64(s.commit.requests.Load())/float64(c), "reqs/commit")
+		b.ReportMetric(float64(s.commit.syncNanos.Load())/float64(c)/1e6, "dirsync-ms/commit")
+		b.ReportMetric(float64(s.commit.txNanos.Load())/float64(c)/1e6, "total-ms/commit")
+		b.ReportMetric(float64(s.commit.indexNanos.Load())/float64(c)/1e6, "index-ms/commit")
 	}
 	if n := s.bodies.batches.Load(); n > 0 {
 		b.ReportMetric(float64(s.bodies.bodies.Load())/float64(n), "bodies/sync")
@@ -181,7 +182,7 @@ func buildMailbox(b *testing.B, dir string, n int) {
 			}
 			files = append(files, f)
 		}
-		err := a.db.Update(func(tx *bbolt.Tx) error {
+		err := a.update(func(tx *bbolt.Bucket) error {
 			m, err := loadMbox(tx, Inbox)
 			if err != nil {
 				return err
@@ -227,12 +228,12 @@ func buildMailbox(b *testing.B, dir string, n int) {
 // dropStamps deletes the clean-close stamps, as a crash would leave the
 // index.
 func dropStamps(b *testing.B, dir string) {
-	db, err := bbolt.Open(filepath.Join(dir, acct, indexFile), 0o600, nil)
+	db, err := bbolt.Open(filepath.Join(dir, indexFile), 0o600, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := takeStamps(tx)
+		_, err := takeStamps(accountRoot(tx, []byte(acct)))
 		return err
 	}); err != nil {
 		b.Fatal(err)

@@ -10,14 +10,17 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// txFunc runs inside a write transaction. It must have no effect outside
-// the transaction (results go to variables it assigns afresh on every
-// call): the committer may run it again in a new transaction when another
-// function of the same batch failed. A non-nil error rolls back only this
-// function's work. The returned changes are published after the commit.
-type txFunc func(tx *bbolt.Tx) ([]Change, error)
+// txFunc runs inside a write transaction, given the root bucket of its
+// account's index. It must have no effect outside the transaction
+// (results go to variables it assigns afresh on every call): the
+// committer may run it again in a new transaction when another function
+// of the same batch failed. A non-nil error rolls back only this
+// function's work. The returned changes are published to the account's
+// sessions after the commit.
+type txFunc func(root *bbolt.Bucket) ([]Change, error)
 
 type commitReq struct {
+	acct *Account
 	fn   txFunc
 	dirs []string // fsynced before the index commit
 	// body, when not nil, is made durable by the committer (with the
@@ -30,50 +33,100 @@ type commitReq struct {
 	done chan struct{}
 }
 
-// committer is an account's group commit: one goroutine takes every
-// request queued while the previous commit ran and commits them in one
-// bbolt transaction (one pair of fsyncs), after fsyncing the directories
-// their files were linked into. Changes are published in commit order
-// before the callers are released.
+// goneEntry is a gone/ key of one account whose file is unlinked.
+type goneEntry struct {
+	acct *Account
+	key  string
+}
+
+// committer is the store's group commit: one goroutine takes every
+// request queued while the previous commit ran, from every account, and
+// commits them in one bbolt transaction of the store's index (one pair of
+// fsyncs), after making the batch's new bodies durable and fsyncing the
+// directories their files were linked into. One index for all accounts
+// is what lets deliveries to different users share a commit, as
+// deliveries to one user do (DESIGN.md, storage invariant 2). Changes are
+// published in commit order before the callers are released.
 type committer struct {
-	db      *bbolt.DB
-	noSync  bool
-	bodies  *bodySyncer
-	publish func([]Change)
+	db     *bbolt.DB
+	noSync bool
+	bodies *bodySyncer
 
 	mu     sync.Mutex
 	queue  []*commitReq
 	closed bool
 	// goneDone holds gone/ keys whose files are unlinked; the next
 	// transaction deletes them.
-	goneDone []string
+	goneDone []goneEntry
 	wake     chan struct{}
 	stopped  chan struct{}
+
+	// serial runs the two stages one after the other (a benchmark's
+	// baseline).
+	serial atomic.Bool
 
 	// Counters for benchmarks and diagnostics.
 	commits, requests              atomic.Int64
 	syncNanos, txNanos, indexNanos atomic.Int64
 }
 
-func newCommitter(db *bbolt.DB, noSync bool, bodies *bodySyncer, publish func([]Change)) *committer {
-	c := &committer{db: db, noSync: noSync, bodies: bodies, publish: publish,
+func newCommitter(db *bbolt.DB, noSync bool, bodies *bodySyncer) *committer {
+	c := &committer{db: db, noSync: noSync, bodies: bodies,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
 }
 
+// accountCommits is an account's door to the store's committer: it
+// refuses requests once the account is closed, and close waits for the
+// account's requests already queued.
+type accountCommits struct {
+	c *committer
+	a *Account
+
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
+}
+
 // do queues fn and waits until it is committed (or failed). Once queued
 // the request is not withdrawn when ctx ends: a caller that gets nil knows
 // the change is durable, and one that gets an error knows it is not.
-func (c *committer) do(ctx context.Context, dirs []string, fn txFunc) error {
-	return c.queueReq(ctx, &commitReq{fn: fn, dirs: dirs})
+func (h *accountCommits) do(ctx context.Context, dirs []string, fn txFunc) error {
+	return h.queue(ctx, &commitReq{fn: fn, dirs: dirs})
 }
 
 // deliver is do for a new message body: the committer makes body durable
 // (batched with the other bodies of its batch), then runs link, then
 // fsyncs the directories link returns and commits fn.
-func (c *committer) deliver(ctx context.Context, body *Delivery, link func() ([]string, error), fn txFunc) error {
-	return c.queueReq(ctx, &commitReq{fn: fn, body: body, link: link})
+func (h *accountCommits) deliver(ctx context.Context, body *Delivery, link func() ([]string, error), fn txFunc) error {
+	return h.queue(ctx, &commitReq{fn: fn, body: body, link: link})
+}
+
+func (h *accountCommits) queue(ctx context.Context, r *commitReq) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	h.inflight.Add(1)
+	h.mu.Unlock()
+	defer h.inflight.Done()
+	r.acct = h.a
+	return h.c.queueReq(ctx, r)
+}
+
+// unlinked records gone/ keys whose files no longer exist.
+func (h *accountCommits) unlinked(keys []string) {
+	h.c.unlinked(h.a, keys)
+}
+
+// close refuses new requests and waits for the queued ones.
+func (h *accountCommits) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.inflight.Wait()
 }
 
 func (c *committer) queueReq(ctx context.Context, r *commitReq) error {
@@ -96,13 +149,14 @@ func (c *committer) queueReq(ctx context.Context, r *commitReq) error {
 	return r.err
 }
 
-// unlinked records gone/ keys whose files no longer exist.
-func (c *committer) unlinked(keys []string) {
+func (c *committer) unlinked(a *Account, keys []string) {
 	if len(keys) == 0 {
 		return
 	}
 	c.mu.Lock()
-	c.goneDone = append(c.goneDone, keys...)
+	for _, k := range keys {
+		c.goneDone = append(c.goneDone, goneEntry{acct: a, key: k})
+	}
 	c.mu.Unlock()
 }
 
@@ -121,8 +175,29 @@ func (c *committer) close() {
 	<-c.stopped
 }
 
+// run is the committer's first stage: it takes the queued requests as one
+// batch, makes the batch's bodies durable and links them (prepare), then
+// hands the batch to the second stage (finish), which commits the index.
+// The stages overlap: while one batch's index commit is on its way to
+// disk, the next batch's bodies are synced and linked, so a batch costs
+// about the longer of the two waits rather than their sum. Linking ahead
+// of the previous batch's commit is safe because a link never depends on
+// the index (a failed target's link is removed by its caller), and
+// finish commits and publishes batches strictly in order.
 func (c *committer) run() {
 	defer close(c.stopped)
+	staged := make(chan stagedBatch)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for b := range staged {
+			c.finish(b)
+		}
+	}()
+	defer func() {
+		close(staged)
+		<-finished
+	}()
 	for range c.wake {
 		for {
 			c.mu.Lock()
@@ -132,31 +207,45 @@ func (c *committer) run() {
 			c.goneDone = nil
 			closed := c.closed
 			c.mu.Unlock()
-			if len(batch) == 0 {
-				if len(gone) > 0 {
-					c.commit(nil, gone)
-				}
+			if len(batch) == 0 && len(gone) == 0 {
 				if closed {
 					return
 				}
 				break
 			}
-			c.commit(batch, gone)
+			t0 := time.Now()
+			b := stagedBatch{batch: batch, live: c.prepare(batch), gone: gone, start: t0}
+			if c.serial.Load() {
+				c.finish(b)
+			} else {
+				staged <- b
+			}
 		}
 	}
 }
 
-func (c *committer) commit(batch []*commitReq, gone []string) {
+// stagedBatch is a prepared batch on its way to the index commit.
+type stagedBatch struct {
+	batch []*commitReq // every request, to release
+	live  []*commitReq // those still alive after prepare
+	gone  []goneEntry
+	start time.Time
+}
+
+// finish is the second stage: it commits a prepared batch's index
+// records, publishes the changes and releases the callers.
+func (c *committer) finish(b stagedBatch) {
+	batch, prepared, gone := b.batch, b.live, b.gone
 	defer func() {
 		for _, r := range batch {
 			close(r.done)
 		}
 	}()
-	c.commits.Add(1)
-	c.requests.Add(int64(len(batch)))
-	t0 := time.Now()
-	defer func() { c.txNanos.Add(int64(time.Since(t0))) }()
-	prepared := c.prepare(batch)
+	if len(batch) > 0 {
+		c.commits.Add(1)
+		c.requests.Add(int64(len(batch)))
+		defer func() { c.txNanos.Add(int64(time.Since(b.start))) }()
+	}
 
 	// The directory fsyncs of the whole batch run in parallel with each
 	// other and with the index commit; callers are released only after
@@ -222,9 +311,9 @@ func (c *committer) commit(batch []*commitReq, gone []string) {
 			}
 		}
 	}
-	for _, ch := range changes {
+	for i, ch := range changes {
 		if len(ch) > 0 {
-			c.publish(ch)
+			live[i].acct.publish(ch)
 		}
 	}
 }
@@ -271,21 +360,29 @@ func (c *committer) prepare(batch []*commitReq) []*commitReq {
 
 // try runs the functions in one transaction. failed is the first function
 // that returned an error (then nothing was committed).
-func (c *committer) try(live []*commitReq, gone []string) (changes [][]Change, failed *commitReq, err error) {
+func (c *committer) try(live []*commitReq, gone []goneEntry) (changes [][]Change, failed *commitReq, err error) {
 	tx, err := c.db.Begin(true)
 	if err != nil {
 		return nil, nil, err
 	}
-	gb := tx.Bucket(bktGone)
-	for _, k := range gone {
-		if err := gb.Delete([]byte(k)); err != nil {
+	for _, g := range gone {
+		root := accountRoot(tx, g.acct.key)
+		if root == nil {
+			continue // the account was deleted
+		}
+		if err := root.Bucket(bktGone).Delete([]byte(g.key)); err != nil {
 			_ = tx.Rollback()
 			return nil, nil, err
 		}
 	}
 	changes = make([][]Change, len(live))
 	for i, r := range live {
-		ch, err := r.fn(tx)
+		root := accountRoot(tx, r.acct.key)
+		var ch []Change
+		err := ErrClosed // the account was deleted
+		if root != nil {
+			ch, err = r.fn(root)
+		}
 		if err != nil {
 			_ = tx.Rollback()
 			r.err = err

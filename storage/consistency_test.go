@@ -20,7 +20,7 @@ import (
 // and MODSEQs at most HIGHESTMODSEQ.
 func checkConsistency(t *testing.T, a *Account) {
 	t.Helper()
-	err := a.view(func(tx *bbolt.Tx) error {
+	err := a.view(func(tx *bbolt.Bucket) error {
 		for _, name := range mailboxNames(tx) {
 			m, err := loadMbox(tx, name)
 			if err != nil {

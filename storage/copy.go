@@ -40,7 +40,7 @@ func (a *Account) transfer(ctx context.Context, src string, uids []uint32, dst s
 	}
 	var items []item
 	var total int64
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		sm, err := loadMbox(tx, sname)
 		if err != nil {
 			return err
@@ -66,7 +66,7 @@ func (a *Account) transfer(ctx context.Context, src string, uids []uint32, dst s
 	}
 	if len(items) == 0 {
 		var uv uint32
-		err := a.view(func(tx *bbolt.Tx) error {
+		err := a.view(func(tx *bbolt.Bucket) error {
 			m, err := loadMbox(tx, dname)
 			if err == nil {
 				uv = m.info.UIDValidity
@@ -98,7 +98,7 @@ func (a *Account) transfer(ctx context.Context, src string, uids []uint32, dst s
 	var uv uint32
 	var srcUIDs, dstUIDs []uint32
 	var gone []string
-	err = a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
+	err = a.commit.do(ctx, dirs, func(tx *bbolt.Bucket) ([]Change, error) {
 		srcUIDs, dstUIDs, gone = nil, nil, nil
 		dm, err := loadMbox(tx, dname)
 		if err != nil {

@@ -266,7 +266,7 @@ func (a *Account) deliver(ctx context.Context, d *Delivery, cache []byte, date t
 		return dirs, nil
 	}
 	date = date.Round(0)
-	fn := func(tx *bbolt.Tx) ([]Change, error) {
+	fn := func(tx *bbolt.Bucket) ([]Change, error) {
 		var ch []Change
 		var added int64
 		q := a.store.quota(a.name)

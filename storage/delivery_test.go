@@ -85,7 +85,7 @@ func TestFetchWithoutCache(t *testing.T) {
 	t.Parallel()
 	a := testAccount(t, openTest(t, t.TempDir()))
 	uid := appendMsg(t, a, "INBOX", "Subject: no cache\r\nFrom: x@example.org\r\n\r\nbody\r\n")
-	if err := a.db.Update(func(tx *bbolt.Tx) error {
+	if err := a.update(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, Inbox)
 		if err != nil {
 			return err

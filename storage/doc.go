@@ -1,12 +1,12 @@
 // Package storage is Postel's mail store: one standard Maildir per mailbox
-// plus one bbolt index per account. It owns every byte under Options.Dir;
+// plus a bbolt index with one bucket tree per account. It owns every byte under Options.Dir;
 // the front ends (smtpd, imapd, pop3d) and the queue use only this API.
 //
 // # Layout
 //
 //	Dir/.tmp/                       delivery bodies before Commit (emptied on Open)
+//	Dir/postel-index.db             the index: bucket "accounts", in it one bucket per account
 //	Dir/<account>/                  INBOX Maildir (cur/ new/ tmp/), Maildir++ root
-//	Dir/<account>/postel-index.db   the account's bbolt index
 //	Dir/<account>/.Sent/            other mailboxes, Maildir++ style
 //	Dir/<account>/.a.b/             mailbox "a/b"
 //	Dir/<account>/postel-deleted/   mailboxes being deleted (emptied on open)
@@ -34,6 +34,15 @@
 //
 // # Index
 //
+// One bbolt file holds every account's index, each in its own bucket
+// (named by the canonical account name) with the same layout a file per
+// account would have. One file is what lets deliveries to different
+// accounts share an index commit: with a file per account, 16 clients
+// sending to 16 users paid 16 commits (two fsyncs each) where one
+// suffices (DESIGN.md invariant 2; benchmarks/storage.md). The cost is
+// one writer for the whole store, which the group commit turns into
+// batches anyway.
+//
 // Mailboxes are keyed by an internal id, so RENAME rewrites one record
 // per mailbox and no message. Per mailbox: UIDVALIDITY, UIDNEXT,
 // HIGHESTMODSEQ, special use and counters (messages, unseen, deleted,
@@ -48,21 +57,22 @@
 // # Durability and group commit
 //
 // A message is written once to Dir/.tmp by the delivering goroutine
-// (no fsync) and queued with the account's committer goroutine: requests
-// queued while a commit runs go into the next one. For each batch the
-// committer
+// (no fsync) and queued with the store's committer (commit.go), shared by
+// every account: requests queued while a batch is being prepared go into
+// the next one. For each batch the committer
 //
 //  1. makes every new body of the batch durable with one syncfs(2) of
-//     the file system (bodysync.go), instead of one fsync per body; the
-//     store's body syncer merges the batches of all committers that
-//     arrive while a sync runs, so deliveries to different accounts
-//     share a syncfs as well;
+//     the file system (bodysync.go), instead of one fsync per body;
 //  2. only then hard links each body into its targets' cur/ (a copy when
 //     links are impossible), so no directory entry ever names a body that
 //     a crash could leave incomplete;
 //  3. fsyncs those directories in parallel with one bbolt transaction
 //     (one fsync pair) holding the index records of the whole batch;
 //  4. publishes the changes and releases the callers.
+//
+// Steps 1-2 and 3-4 run on two goroutines, so one batch's bodies are
+// synced and linked while the previous batch's index commit is on its
+// way to disk; batches are committed and published strictly in order.
 //
 // Commit, Append, Copy and Move return only after all of it, so an
 // acknowledged message has its bytes, its directory entry and its index

@@ -76,7 +76,7 @@ type mbox struct {
 }
 
 // loadMbox opens a mailbox by canonical name.
-func loadMbox(tx *bbolt.Tx, name string) (*mbox, error) {
+func loadMbox(tx *bbolt.Bucket, name string) (*mbox, error) {
 	id := tx.Bucket(bktNames).Get([]byte(name))
 	if id == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoMailbox, name)
@@ -84,7 +84,7 @@ func loadMbox(tx *bbolt.Tx, name string) (*mbox, error) {
 	return loadMboxID(tx, binary.BigEndian.Uint64(id))
 }
 
-func loadMboxID(tx *bbolt.Tx, id uint64) (*mbox, error) {
+func loadMboxID(tx *bbolt.Bucket, id uint64) (*mbox, error) {
 	b := tx.Bucket(bktMB).Bucket(idKey(id))
 	if b == nil {
 		return nil, ErrNoMailbox
@@ -173,7 +173,7 @@ func (m *mbox) add(r *msgRec, cache []byte) (uint32, error) {
 // remove deletes a message from the index and records its file in gone/
 // so the file is unlinked after the commit (or by recovery after a crash,
 // never resurrected as an unknown file).
-func (m *mbox) remove(tx *bbolt.Tx, uid uint32, r *msgRec) error {
+func (m *mbox) remove(tx *bbolt.Bucket, uid uint32, r *msgRec) error {
 	m.modseq()
 	if err := m.msgs.Delete(uidKey(uid)); err != nil {
 		return err
@@ -196,7 +196,7 @@ func goneKey(mailbox, file string) string {
 
 // nextUIDValidity hands out a UIDVALIDITY that was never used in this
 // account (RFC 9051 2.3.1.1): at least the current time, always growing.
-func nextUIDValidity(tx *bbolt.Tx) (uint32, error) {
+func nextUIDValidity(tx *bbolt.Bucket) (uint32, error) {
 	meta := tx.Bucket(bktMeta)
 	var last uint32
 	if v := meta.Get(keyUIDVal); len(v) == 4 {
@@ -210,7 +210,7 @@ func nextUIDValidity(tx *bbolt.Tx) (uint32, error) {
 }
 
 // createMbox makes a new empty mailbox record.
-func createMbox(tx *bbolt.Tx, name, special string) (*mbox, error) {
+func createMbox(tx *bbolt.Bucket, name, special string) (*mbox, error) {
 	names := tx.Bucket(bktNames)
 	if names.Get([]byte(name)) != nil {
 		return nil, fmt.Errorf("%w: %s", ErrExists, name)
@@ -246,7 +246,7 @@ func createMbox(tx *bbolt.Tx, name, special string) (*mbox, error) {
 }
 
 // initIndex creates the top-level buckets.
-func initIndex(tx *bbolt.Tx) error {
+func initIndex(tx *bbolt.Bucket) error {
 	for _, b := range [][]byte{bktMeta, bktNames, bktSubs, bktGone, bktRenames, bktMB, bktStamps} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
@@ -256,7 +256,7 @@ func initIndex(tx *bbolt.Tx) error {
 }
 
 // mailboxNames returns every mailbox name in order.
-func mailboxNames(tx *bbolt.Tx) []string {
+func mailboxNames(tx *bbolt.Bucket) []string {
 	var out []string
 	c := tx.Bucket(bktNames).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -266,7 +266,7 @@ func mailboxNames(tx *bbolt.Tx) []string {
 }
 
 // childNames returns the names strictly below parent.
-func childNames(tx *bbolt.Tx, parent string) []string {
+func childNames(tx *bbolt.Bucket, parent string) []string {
 	var out []string
 	prefix := []byte(parent + "/")
 	c := tx.Bucket(bktNames).Cursor()
@@ -276,7 +276,7 @@ func childNames(tx *bbolt.Tx, parent string) []string {
 	return out
 }
 
-func (m *mbox) status(tx *bbolt.Tx) MailboxInfo {
+func (m *mbox) status(tx *bbolt.Bucket) MailboxInfo {
 	return MailboxInfo{
 		Name:          m.info.Name,
 		SpecialUse:    m.info.SpecialUse,

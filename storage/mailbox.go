@@ -18,7 +18,7 @@ const deletedDir = "postel-deleted"
 // byte order of their names.
 func (a *Account) Mailboxes(ctx context.Context) ([]MailboxInfo, error) {
 	var out []MailboxInfo
-	err := a.view(func(tx *bbolt.Tx) error {
+	err := a.view(func(tx *bbolt.Bucket) error {
 		out = out[:0]
 		for _, name := range mailboxNames(tx) {
 			m, err := loadMbox(tx, name)
@@ -44,7 +44,7 @@ func (a *Account) Status(ctx context.Context, mailbox string) (MailboxInfo, erro
 		return MailboxInfo{}, err
 	}
 	var st MailboxInfo
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return err
@@ -60,7 +60,7 @@ func (a *Account) Status(ctx context.Context, mailbox string) (MailboxInfo, erro
 // reports them \NonExistent).
 func (a *Account) Subscriptions(ctx context.Context) ([]string, error) {
 	var out []string
-	err := a.view(func(tx *bbolt.Tx) error {
+	err := a.view(func(tx *bbolt.Bucket) error {
 		out = out[:0]
 		c := tx.Bucket(bktSubs).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -115,7 +115,7 @@ func (a *Account) createLocked(ctx context.Context, name, specialUse string) (ui
 		}
 	}
 	var uv uint32
-	err := a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
+	err := a.commit.do(ctx, dirs, func(tx *bbolt.Bucket) ([]Change, error) {
 		var ch []Change
 		for _, p := range all[:len(all)-1] {
 			if tx.Bucket(bktNames).Get([]byte(p)) != nil {
@@ -150,7 +150,7 @@ func (a *Account) DeleteMailbox(ctx context.Context, name string) error {
 	}
 	a.ns.Lock()
 	defer a.ns.Unlock()
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		if _, err := loadMbox(tx, name); err != nil {
 			return err
 		}
@@ -173,7 +173,7 @@ func (a *Account) DeleteMailbox(ctx context.Context, name string) error {
 	if err := os.Rename(a.mboxDir(name), gone); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("storage: delete %s: %w", name, err)
 	}
-	err = a.commit.do(ctx, nil, func(tx *bbolt.Tx) ([]Change, error) {
+	err = a.commit.do(ctx, nil, func(tx *bbolt.Bucket) ([]Change, error) {
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return nil, err
@@ -202,7 +202,7 @@ func (a *Account) SetSubscribed(ctx context.Context, name string, subscribed boo
 	if err != nil {
 		return err
 	}
-	return a.commit.do(ctx, nil, func(tx *bbolt.Tx) ([]Change, error) {
+	return a.commit.do(ctx, nil, func(tx *bbolt.Bucket) ([]Change, error) {
 		subs := tx.Bucket(bktSubs)
 		if (subs.Get([]byte(name)) != nil) == subscribed {
 			return nil, nil

@@ -23,7 +23,7 @@ func (a *Account) List(ctx context.Context, mailbox string) (MailboxInfo, []Mess
 	}
 	var st MailboxInfo
 	var out []MessageMeta
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return err
@@ -58,7 +58,7 @@ func (a *Account) Fetch(ctx context.Context, mailbox string, uids []uint32) ([]M
 	}
 	var out []Message
 	var missing []int // messages without a cache entry
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		out, missing = out[:0], missing[:0]
 		m, err := loadMbox(tx, name)
 		if err != nil {
@@ -113,7 +113,7 @@ func (a *Account) Open(ctx context.Context, mailbox string, uid uint32) (io.Read
 	a.ns.RLock()
 	defer a.ns.RUnlock()
 	var file string
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return err
@@ -178,7 +178,7 @@ func (a *Account) StoreFlags(ctx context.Context, mailbox string, uids []uint32,
 	}
 	arg := parseFlags(flags)
 	var out []MessageMeta
-	err = a.commit.do(ctx, nil, func(tx *bbolt.Tx) ([]Change, error) {
+	err = a.commit.do(ctx, nil, func(tx *bbolt.Bucket) ([]Change, error) {
 		out = nil
 		m, err := loadMbox(tx, name)
 		if err != nil {
@@ -251,7 +251,7 @@ func (a *Account) remove(ctx context.Context, mailbox string, uids []uint32, all
 	defer a.ns.RUnlock()
 	var done []uint32
 	var gone []string
-	err = a.commit.do(ctx, nil, func(tx *bbolt.Tx) ([]Change, error) {
+	err = a.commit.do(ctx, nil, func(tx *bbolt.Bucket) ([]Change, error) {
 		done, gone = nil, nil
 		m, err := loadMbox(tx, name)
 		if err != nil {

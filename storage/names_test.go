@@ -135,13 +135,13 @@ func TestHostileNamesOnDisk(t *testing.T) {
 			t.Errorf("CreateMailbox(%q) = %v, want ErrBadName", trunc(n), err)
 		}
 	}
-	// The test root holds only the store; the store only the account and
-	// its own .tmp; every mailbox directory is a direct child of the
+	// The test root holds only the store; the store only the account, its
+	// own .tmp and the index; every mailbox directory is a direct child of the
 	// account directory named ".<encoded>".
 	if ents, _ := os.ReadDir(root); len(ents) != 1 || ents[0].Name() != "mail" {
 		t.Errorf("outside the store: %v", ents)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 		t.Errorf("store root: %v", ents)
 	}
 	ad := filepath.Join(dir, acct)
@@ -152,7 +152,7 @@ func TestHostileNamesOnDisk(t *testing.T) {
 	for _, e := range ents {
 		n := e.Name()
 		switch {
-		case n == "cur" || n == "new" || n == "tmp" || n == indexFile || n == deletedDir:
+		case n == "cur" || n == "new" || n == "tmp" || n == deletedDir:
 		case strings.HasPrefix(n, "."):
 			if _, err := decodeMailbox(n); err != nil {
 				t.Errorf("directory %q does not decode: %v", n, err)

@@ -33,7 +33,7 @@ func (a *Account) recover(stamps map[uint64]int64) error {
 	if err := a.applyRenames(); err != nil {
 		return err
 	}
-	if err := a.db.Update(func(tx *bbolt.Tx) error {
+	if err := a.update(func(tx *bbolt.Bucket) error {
 		b := tx.Bucket(bktGone)
 		var keys [][]byte
 		if err := b.ForEach(func(k, _ []byte) error {
@@ -59,7 +59,7 @@ func (a *Account) recover(stamps map[uint64]int64) error {
 	}
 	var names []string
 	var ids []uint64
-	if err := a.view(func(tx *bbolt.Tx) error {
+	if err := a.view(func(tx *bbolt.Bucket) error {
 		names = mailboxNames(tx)
 		for _, n := range names {
 			m, err := loadMbox(tx, n)
@@ -140,7 +140,7 @@ func (a *Account) recoverMailbox(name string, stamp int64, haveStamp bool) error
 		file string // "" = vanished
 	}
 	var fixes []fix
-	if err := a.view(func(tx *bbolt.Tx) error {
+	if err := a.view(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return err
@@ -215,7 +215,7 @@ func (a *Account) recoverMailbox(name string, stamp int64, haveStamp bool) error
 		adds = append(adds, add{file: n, size: int64(len(body)), date: fi.ModTime(), cache: encodeCache(body)})
 	}
 	expunged, added := 0, 0
-	err = a.db.Update(func(tx *bbolt.Tx) error {
+	err = a.update(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return err
@@ -266,7 +266,7 @@ func (a *Account) adoptMailboxes() error {
 		return err
 	}
 	var found []string
-	if err := a.view(func(tx *bbolt.Tx) error {
+	if err := a.view(func(tx *bbolt.Bucket) error {
 		names := tx.Bucket(bktNames)
 		for _, e := range ents {
 			if !e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
@@ -286,7 +286,7 @@ func (a *Account) adoptMailboxes() error {
 		return err
 	}
 	sort.Strings(found)
-	return a.db.Update(func(tx *bbolt.Tx) error {
+	return a.update(func(tx *bbolt.Bucket) error {
 		for _, name := range found {
 			for _, n := range append(parentNames(name), name) {
 				if tx.Bucket(bktNames).Get([]byte(n)) != nil {

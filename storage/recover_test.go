@@ -133,7 +133,7 @@ func TestRecoverVanishedFile(t *testing.T) {
 	}
 	info0, _ := listUIDs(t, a, "INBOX")
 	var file string
-	_ = a.view(func(tx *bbolt.Tx) error {
+	_ = a.view(func(tx *bbolt.Bucket) error {
 		m, _ := loadMbox(tx, Inbox)
 		r, _ := m.get(2, true)
 		file = r.file
@@ -164,7 +164,7 @@ func TestRecoverTmpAndCrashLeftovers(t *testing.T) {
 	appendMsg(t, a, "INBOX", "Subject: kept\r\n\r\nk\r\n")
 	gonePath := filepath.Join(dir, acct, "cur", "1700000100.expunged.host:2,")
 	// An expunge committed to the index whose unlink a crash prevented.
-	if err := a.db.Update(func(tx *bbolt.Tx) error {
+	if err := a.update(func(tx *bbolt.Bucket) error {
 		return tx.Bucket(bktGone).Put([]byte("cur/"+filepath.Base(gonePath)), present)
 	}); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestRecoverTmpAndCrashLeftovers(t *testing.T) {
 		t.Errorf("linked message %q", got)
 	}
 	var gone int
-	_ = a2.view(func(tx *bbolt.Tx) error { gone = tx.Bucket(bktGone).Stats().KeyN; return nil })
+	_ = a2.view(func(tx *bbolt.Bucket) error { gone = tx.Bucket(bktGone).Stats().KeyN; return nil })
 	if gone != 0 {
 		t.Errorf("%d gone entries left", gone)
 	}
@@ -216,7 +216,7 @@ func TestRecoverRenameJournal(t *testing.T) {
 	}
 	// Simulate a crash after the index commit, before the directory
 	// renames: put the directories back and re-add the journal.
-	if err := a.db.Update(func(tx *bbolt.Tx) error {
+	if err := a.update(func(tx *bbolt.Bucket) error {
 		j := tx.Bucket(bktRenames)
 		if err := j.Put([]byte(".A"), []byte(".B")); err != nil {
 			return err
@@ -296,9 +296,8 @@ func TestCleanCloseStamp(t *testing.T) {
 		t.Fatalf("stamp not used: %v", uids)
 	}
 	// Simulated crash: no clean close, so no stamp; the next open scans.
-	a2 := testAccount(t, s2)
-	a2.commit.close()
-	if err := a2.db.Close(); err != nil {
+	s2.commit.close()
+	if err := s2.db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	a3 := testAccount(t, openTest(t, dir))

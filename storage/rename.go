@@ -36,7 +36,7 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 	// Plan: old and children, each to its new name.
 	type pair struct{ from, to string }
 	var plan []pair
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		if _, err := loadMbox(tx, oldName); err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 	// Commit the new names with a journal of directory renames, then
 	// rename the directories, then clear the journal. Recovery finishes a
 	// journal left by a crash, so index and directories always agree.
-	err = a.commit.do(ctx, nil, func(tx *bbolt.Tx) ([]Change, error) {
+	err = a.commit.do(ctx, nil, func(tx *bbolt.Bucket) ([]Change, error) {
 		var ch []Change
 		names, subs, journal := tx.Bucket(bktNames), tx.Bucket(bktSubs), tx.Bucket(bktRenames)
 		for _, p := range parentNames(newName) {
@@ -130,7 +130,7 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 func (a *Account) applyRenames() error {
 	type pair struct{ from, to string }
 	var todo []pair
-	if err := a.view(func(tx *bbolt.Tx) error {
+	if err := a.view(func(tx *bbolt.Bucket) error {
 		return tx.Bucket(bktRenames).ForEach(func(k, v []byte) error {
 			todo = append(todo, pair{string(k), string(v)})
 			return nil
@@ -155,7 +155,7 @@ func (a *Account) applyRenames() error {
 			return err
 		}
 	}
-	clear := func(tx *bbolt.Tx) error {
+	clear := func(tx *bbolt.Bucket) error {
 		for _, p := range todo {
 			if err := tx.Bucket(bktRenames).Delete([]byte(p.from)); err != nil {
 				return err
@@ -164,9 +164,9 @@ func (a *Account) applyRenames() error {
 		return nil
 	}
 	if a.commit == nil { // during recovery
-		return a.db.Update(clear)
+		return a.update(clear)
 	}
-	return a.commit.do(context.Background(), nil, func(tx *bbolt.Tx) ([]Change, error) {
+	return a.commit.do(context.Background(), nil, func(tx *bbolt.Bucket) ([]Change, error) {
 		return nil, clear(tx)
 	})
 }
@@ -185,7 +185,7 @@ func (a *Account) renameInbox(ctx context.Context, newName string) error {
 		file string
 	}
 	var items []item
-	if err := a.view(func(tx *bbolt.Tx) error {
+	if err := a.view(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, Inbox)
 		if err != nil {
 			return err
@@ -216,7 +216,7 @@ func (a *Account) renameInbox(ctx context.Context, newName string) error {
 	if !a.noSync {
 		dirs = []string{src, dst}
 	}
-	return a.commit.do(ctx, dirs, func(tx *bbolt.Tx) ([]Change, error) {
+	return a.commit.do(ctx, dirs, func(tx *bbolt.Bucket) ([]Change, error) {
 		in, err := loadMbox(tx, Inbox)
 		if err != nil {
 			return nil, err

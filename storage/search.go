@@ -29,7 +29,7 @@ func (a *Account) Search(ctx context.Context, mailbox string, c *SearchCriteria)
 	defer a.ns.RUnlock()
 	var cands []*searchMsg
 	var maxUID uint32
-	err = a.view(func(tx *bbolt.Tx) error {
+	err = a.view(func(tx *bbolt.Bucket) error {
 		cands = cands[:0]
 		m, err := loadMbox(tx, name)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 const stampMargin = time.Second
 
 // takeStamps returns and deletes the stamps (inside the open transaction).
-func takeStamps(tx *bbolt.Tx) (map[uint64]int64, error) {
+func takeStamps(tx *bbolt.Bucket) (map[uint64]int64, error) {
 	b := tx.Bucket(bktStamps)
 	out := map[uint64]int64{}
 	var keys [][]byte
@@ -48,7 +48,7 @@ func takeStamps(tx *bbolt.Tx) (map[uint64]int64, error) {
 func (a *Account) writeStamps() error {
 	now := time.Now()
 	stamps := map[uint64]int64{}
-	if err := a.view(func(tx *bbolt.Tx) error {
+	if err := a.view(func(tx *bbolt.Bucket) error {
 		if tx.Bucket(bktGone).Stats().KeyN > 0 || tx.Bucket(bktRenames).Stats().KeyN > 0 {
 			return nil // unfinished work: let the next open scan
 		}
@@ -70,7 +70,7 @@ func (a *Account) writeStamps() error {
 	if len(stamps) == 0 {
 		return nil
 	}
-	return a.db.Update(func(tx *bbolt.Tx) error {
+	return a.update(func(tx *bbolt.Bucket) error {
 		b := tx.Bucket(bktStamps)
 		for id, ns := range stamps {
 			var v [8]byte

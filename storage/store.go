@@ -8,9 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
 )
 
-// Store is the mail store: one Maildir tree plus a bbolt index per account.
+// Store is the mail store: one Maildir tree per account plus one bbolt
+// index, Dir/postel-index.db, holding a bucket tree per account.
 type Store struct {
 	opts  Options
 	log   *slog.Logger
@@ -18,6 +22,9 @@ type Store struct {
 	tmp   string // Dir/.tmp: delivery bodies before they are linked
 	// bodies makes delivery bodies durable in batches (bodysync.go).
 	bodies *bodySyncer
+	db     *bbolt.DB
+	// commit is the group commit of every account (commit.go).
+	commit *committer
 
 	mu       sync.Mutex
 	closed   bool
@@ -60,9 +67,14 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	if s.db, err = openIndex(filepath.Join(dir, indexFile), opts.NoSync); err != nil {
+		return nil, err
+	}
 	if s.bodies, err = newBodySyncer(s.tmp, s.log); err != nil {
+		_ = s.db.Close()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	s.commit = newCommitter(s.db, opts.NoSync, s.bodies)
 	return s, nil
 }
 
@@ -81,6 +93,8 @@ func (s *Store) Close() error {
 	for _, a := range accts {
 		errs = append(errs, a.close())
 	}
+	s.commit.close()
+	errs = append(errs, s.db.Close())
 	errs = append(errs, s.bodies.close())
 	return errors.Join(errs...)
 }
@@ -167,6 +181,18 @@ func (s *Store) DeleteAccount(ctx context.Context, name string) error {
 	if err := os.Rename(a.dir, trash); err != nil {
 		return fmt.Errorf("storage: delete account: %w", err)
 	}
+	// The index goes after the files: a crash in between leaves an index
+	// without a directory, which the account's next open recovers as
+	// empty (every record's file vanished).
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := tx.Bucket(bktAccounts).DeleteBucket(a.key)
+		if errors.Is(err, bbolt.ErrBucketNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("storage: delete account index: %w", err)
+	}
 	return os.RemoveAll(trash)
 }
 
@@ -175,4 +201,35 @@ func (s *Store) quota(account string) int64 {
 		return 0
 	}
 	return s.opts.Quota(account)
+}
+
+// indexFile is the store's bbolt index in Dir.
+const indexFile = "postel-index.db"
+
+// bktAccounts holds one bucket per account, named by the canonical
+// account name; inside it the account's index (index.go).
+var bktAccounts = []byte("accounts")
+
+// openIndex opens (creating) the store's index.
+func openIndex(path string, noSync bool) (*bbolt.DB, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: 5 * time.Second, // another process holds the index
+		NoSync:  noSync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: open index: %w", err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bktAccounts)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("storage: init index: %w", err)
+	}
+	return db, nil
+}
+
+// accountRoot is an account's bucket, nil if it does not exist.
+func accountRoot(tx *bbolt.Tx, key []byte) *bbolt.Bucket {
+	return tx.Bucket(bktAccounts).Bucket(key)
 }
