@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,10 +67,27 @@ type bodySyncer struct {
 	syncNanos                              atomic.Int64
 }
 
-// pendingBody is a delivery body waiting to be made durable.
+// pendingBody is a delivery body waiting to be made durable, or, with f
+// nil, a barrier: directory entries made before it joined a group are
+// made durable by that group's syncfs (syncEntries).
 type pendingBody struct {
 	f   *os.File
-	gen uint64 // bodySyncer.errGen when the file was created
+	gen uint64 // bodySyncer.errGen when the file (or the entries) were created
+}
+
+// errUseFsync tells syncEntries' caller to fsync its directories itself:
+// the syncer is fsyncing each file, not running syncfs.
+var errUseFsync = errors.New("storage: syncfs not in use")
+
+// syncEntries makes the directory entries made before the call durable
+// with the next syncfs, shared with the bodies of the batch being
+// prepared meanwhile (the committer's two stages overlap). gen is errGen
+// read before the entries were made. errUseFsync: fsync the directories.
+func (s *bodySyncer) syncEntries(gen uint64) error {
+	if s.perFile.Load() {
+		return errUseFsync
+	}
+	return s.syncBodies([]pendingBody{{gen: gen}})[0]
 }
 
 func newBodySyncer(dir string, log *slog.Logger) (*bodySyncer, error) {
@@ -185,7 +203,8 @@ func (s *bodySyncer) syncGroup(bodies []pendingBody) []error {
 			break
 		}
 	}
-	if len(bodies) >= s.minBatch && !s.perFile.Load() {
+	barrier := slices.ContainsFunc(bodies, func(b pendingBody) bool { return b.f == nil })
+	if (len(bodies) >= s.minBatch || barrier) && !s.perFile.Load() {
 		err := s.syncAll()
 		if err == nil {
 			gen := s.errGen.Load()
@@ -208,6 +227,10 @@ func (s *bodySyncer) syncGroup(bodies []pendingBody) []error {
 	}
 	var wg sync.WaitGroup
 	for i, b := range bodies {
+		if b.f == nil {
+			errs[i] = errUseFsync
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

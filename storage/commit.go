@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,13 @@ type commitReq struct {
 	err  error
 	done chan struct{}
 }
+
+// errEntryNotDurable wraps a failed directory sync of a request whose
+// index records were committed: the caller reports failure (the change
+// may not survive a crash) but must not remove its files, which the index
+// now names. A retry may duplicate the message; nothing acknowledged is
+// lost.
+var errEntryNotDurable = errors.New("storage: directory entry not durable")
 
 // goneEntry is a gone/ key of one account whose file is unlinked.
 type goneEntry struct {
@@ -213,8 +221,8 @@ func (c *committer) run() {
 				}
 				break
 			}
-			t0 := time.Now()
-			b := stagedBatch{batch: batch, live: c.prepare(batch), gone: gone, start: t0}
+			b := stagedBatch{batch: batch, gone: gone, start: time.Now()}
+			b.live, b.linkGen = c.prepare(batch)
 			if c.serial.Load() {
 				c.finish(b)
 			} else {
@@ -230,6 +238,38 @@ type stagedBatch struct {
 	live  []*commitReq // those still alive after prepare
 	gone  []goneEntry
 	start time.Time
+	// linkGen is the body syncer's errGen before prepare linked the
+	// batch's deliveries.
+	linkGen uint64
+}
+
+// syncLinkDirs fsyncs, in parallel, the directories the batch's
+// deliveries were linked into (when the body syncer is not using syncfs).
+func (c *committer) syncLinkDirs(prepared []*commitReq) error {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, r := range prepared {
+		if r.link == nil {
+			continue
+		}
+		for _, d := range r.dirs {
+			if !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i, d := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = syncDir(d)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // finish is the second stage: it commits a prepared batch's index
@@ -255,10 +295,19 @@ func (c *committer) finish(b stagedBatch) {
 	// acknowledged. (If a directory fsync fails after the index commit,
 	// the caller gets the error although the message is indexed: a retry
 	// may duplicate it, but nothing acknowledged is lost.)
+	// Directories the batch's deliveries were linked into are made
+	// durable by the next syncfs (syncEntries), which the next batch's
+	// bodies share; directories of other requests (Copy, Move, ...),
+	// whose entries were made before they were queued, are fsynced.
 	idx := map[string]int{}
 	var dirs []string
+	linked := false
 	if !c.noSync {
 		for _, r := range prepared {
+			if r.link != nil {
+				linked = linked || len(r.dirs) > 0
+				continue
+			}
 			for _, d := range r.dirs {
 				if _, ok := idx[d]; !ok {
 					idx[d] = len(dirs)
@@ -267,8 +316,20 @@ func (c *committer) finish(b stagedBatch) {
 			}
 		}
 	}
-	dirErrs := make([]error, len(dirs))
+	var entriesErr error
 	var wg sync.WaitGroup
+	if linked {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.bodies.syncEntries(b.linkGen)
+			if errors.Is(err, errUseFsync) {
+				err = c.syncLinkDirs(prepared)
+			}
+			entriesErr = err
+		}()
+	}
+	dirErrs := make([]error, len(dirs))
 	for i, d := range dirs {
 		wg.Add(1)
 		go func() {
@@ -305,9 +366,12 @@ func (c *committer) finish(b stagedBatch) {
 	wg.Wait()
 	c.syncNanos.Add(int64(time.Since(t1)))
 	for _, r := range prepared {
+		if r.link != nil && len(r.dirs) > 0 && entriesErr != nil && r.err == nil {
+			r.err = fmt.Errorf("%w: %w", errEntryNotDurable, entriesErr)
+		}
 		for _, d := range r.dirs {
 			if i, ok := idx[d]; ok && dirErrs[i] != nil && r.err == nil {
-				r.err = dirErrs[i]
+				r.err = fmt.Errorf("%w: %w", errEntryNotDurable, dirErrs[i])
 			}
 		}
 	}
@@ -323,7 +387,7 @@ func (c *committer) finish(b stagedBatch) {
 // Maildirs, so no directory entry, durable or not, ever names a body
 // that is not yet on disk. It returns the requests still alive; a failed
 // one has its error set and runs no function.
-func (c *committer) prepare(batch []*commitReq) []*commitReq {
+func (c *committer) prepare(batch []*commitReq) (live []*commitReq, linkGen uint64) {
 	var bodies []pendingBody
 	var owners []*commitReq
 	for _, r := range batch {
@@ -340,7 +404,8 @@ func (c *committer) prepare(batch []*commitReq) []*commitReq {
 			r.body.markSynced()
 		}
 	}
-	live := batch[:0:0]
+	live = batch[:0:0]
+	linkGen = c.bodies.errGen.Load()
 	for _, r := range batch {
 		if r.err != nil {
 			continue
@@ -355,7 +420,7 @@ func (c *committer) prepare(batch []*commitReq) []*commitReq {
 		}
 		live = append(live, r)
 	}
-	return live
+	return live, linkGen
 }
 
 // try runs the functions in one transaction. failed is the first function

@@ -321,7 +321,7 @@ func (a *Account) deliver(ctx context.Context, d *Delivery, cache []byte, date t
 		if err != nil && names[i] != "" && (files[i] != "" || res[i].err == nil) {
 			res[i] = deliverResult{err: err}
 		}
-		if res[i].err != nil && files[i] != "" {
+		if res[i].err != nil && files[i] != "" && !errors.Is(res[i].err, errEntryNotDurable) {
 			_ = removeFile(files[i])
 		}
 	}

@@ -66,8 +66,11 @@
 //  2. only then hard links each body into its targets' cur/ (a copy when
 //     links are impossible), so no directory entry ever names a body that
 //     a crash could leave incomplete;
-//  3. fsyncs those directories in parallel with one bbolt transaction
-//     (one fsync pair) holding the index records of the whole batch;
+//  3. makes those directory entries durable with the next syncfs
+//     (shared with the next batch's bodies; an fsync per directory where
+//     bodies are fsynced one by one), in parallel with one bbolt
+//     transaction (one fsync pair) holding the index records of the
+//     whole batch;
 //  4. publishes the changes and releases the callers.
 //
 // Steps 1-2 and 3-4 run on two goroutines, so one batch's bodies are
