@@ -23,10 +23,15 @@ type Delivery struct {
 	s    *Store
 	path string
 	f    *os.File
-	w    *bufio.Writer
-	size int64
-	err  error
-	done bool
+	// mem holds the body while it is at most memBodyMax bytes: Commit
+	// writes it with one system call and parses it without reading the
+	// file back. A larger body spills to w.
+	mem        []byte
+	memWritten bool // mem is in the file; the body is complete
+	w          *bufio.Writer
+	size       int64
+	err        error
+	done       bool
 
 	// gen is the body syncer's error generation when the file was
 	// created (bodySyncer).
@@ -55,7 +60,22 @@ func (s *Store) BeginDelivery(ctx context.Context) (*Delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin delivery: %w", err)
 	}
-	return &Delivery{s: s, path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), gen: gen}, nil
+	return &Delivery{s: s, path: path, f: f, mem: memBodies.Get().([]byte)[:0], gen: gen}, nil
+}
+
+// memBodyMax is the largest body a Delivery keeps in memory (most mail
+// is far smaller; 16 concurrent deliveries hold at most 16 MiB).
+const memBodyMax = 1 << 20
+
+// memBodies recycles the in-memory body buffers.
+var memBodies = sync.Pool{New: func() any { return make([]byte, 0, 64<<10) }}
+
+// releaseMem returns the in-memory buffer to the pool.
+func (d *Delivery) releaseMem() {
+	if d.mem != nil && cap(d.mem) <= memBodyMax*2 {
+		memBodies.Put(d.mem[:0])
+	}
+	d.mem = nil
 }
 
 // Write appends body bytes (CRLF line ends expected). The bytes are stored
@@ -66,6 +86,23 @@ func (d *Delivery) Write(p []byte) (int, error) {
 	}
 	if d.err != nil {
 		return 0, d.err
+	}
+	if d.memWritten {
+		return 0, errors.New("storage: write after the body was finished")
+	}
+	if d.w == nil {
+		if len(d.mem)+len(p) <= memBodyMax {
+			d.mem = append(d.mem, p...)
+			d.size += int64(len(p))
+			return len(p), nil
+		}
+		// Too large to keep: spill what we have and stream the rest.
+		d.w = bufio.NewWriterSize(d.f, 64<<10)
+		if _, err := d.w.Write(d.mem); err != nil {
+			d.err = fmt.Errorf("storage: write body: %w", err)
+			return 0, d.err
+		}
+		d.releaseMem()
 	}
 	n, err := d.w.Write(p)
 	d.size += int64(n)
@@ -87,15 +124,12 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 	if d.err != nil {
 		return nil, d.err
 	}
-	if err := d.flush(); err != nil {
+	body, err := d.finishBody()
+	if err != nil {
 		return nil, err
 	}
 	if date.IsZero() {
 		date = time.Now()
-	}
-	body, err := os.ReadFile(d.path)
-	if err != nil {
-		return nil, fmt.Errorf("storage: read body: %w", err)
 	}
 	cache := encodeCache(body)
 	body = nil
@@ -145,12 +179,32 @@ func (d *Delivery) Commit(ctx context.Context, targets []Target, date time.Time)
 	return results, nil
 }
 
-// flush writes buffered body bytes to the file.
-func (d *Delivery) flush() error {
-	if err := d.w.Flush(); err != nil {
-		return fmt.Errorf("storage: write body: %w", err)
+// finishBody writes the body's buffered bytes to the file and returns
+// the whole body: the in-memory copy, or for a body that spilled, the
+// file read back.
+func (d *Delivery) finishBody() ([]byte, error) {
+	if d.err != nil {
+		return nil, d.err
 	}
-	return nil
+	if d.w == nil {
+		if !d.memWritten {
+			if _, err := d.f.Write(d.mem); err != nil {
+				d.err = fmt.Errorf("storage: write body: %w", err)
+				return nil, d.err
+			}
+			d.memWritten = true
+		}
+		return d.mem, nil
+	}
+	if err := d.w.Flush(); err != nil {
+		d.err = fmt.Errorf("storage: write body: %w", err)
+		return nil, d.err
+	}
+	body, err := os.ReadFile(d.path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: read body: %w", err)
+	}
+	return body, nil
 }
 
 // syncOnce fsyncs the body once, however many accounts link it: the
@@ -191,6 +245,7 @@ func (d *Delivery) Abort() error {
 		return nil
 	}
 	d.done = true
+	d.releaseMem()
 	_ = d.f.Close()
 	return removeFile(d.path)
 }
@@ -343,12 +398,9 @@ func (a *Account) Append(ctx context.Context, mailbox string, r io.Reader, flags
 	if _, err := io.Copy(d, r); err != nil {
 		return 0, 0, err
 	}
-	if err := d.flush(); err != nil {
-		return 0, 0, err
-	}
-	body, err := os.ReadFile(d.path)
+	body, err := d.finishBody()
 	if err != nil {
-		return 0, 0, fmt.Errorf("storage: read body: %w", err)
+		return 0, 0, err
 	}
 	cache := encodeCache(body)
 	if date.IsZero() {

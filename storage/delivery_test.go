@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,5 +98,44 @@ func TestFetchWithoutCache(t *testing.T) {
 	ms, err := a.Fetch(context.Background(), "INBOX", []uint32{uid})
 	if err != nil || len(ms) != 1 || ms[0].Envelope == nil || ms[0].Envelope.Subject != "no cache" || ms[0].Structure == nil {
 		t.Fatalf("Fetch: %v %+v", err, ms)
+	}
+}
+
+// TestDeliveryBodySizes: a body kept in memory (small) and one that
+// spills to the file while it is written (over memBodyMax), each written
+// in many small pieces, are stored byte for byte, with the right size.
+func TestDeliveryBodySizes(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	a := testAccount(t, s)
+	for _, n := range []int{30, memBodyMax, memBodyMax + 1, 3*memBodyMax + 12345} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "Subject: size %d\r\n\r\n", n)
+		for b.Len() < n {
+			b.WriteString("0123456789abcdefghijklmnopqrstuvwxyz\r\n")
+		}
+		msg := b.String()[:n]
+		d, err := s.BeginDelivery(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := msg; len(p) > 0; {
+			k := min(len(p), 1000)
+			if _, err := d.Write([]byte(p[:k])); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
+		}
+		res, err := d.Commit(t.Context(), []Target{{Account: acct}}, time.Time{})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("size %d: %v %v", n, err, res)
+		}
+		if got := body(t, a, Inbox, res[0].UID); got != msg {
+			t.Fatalf("size %d: stored %d bytes, differ from the %d written", n, len(got), len(msg))
+		}
+		ms, err := a.Fetch(t.Context(), Inbox, []uint32{res[0].UID})
+		if err != nil || len(ms) != 1 || ms[0].Size != int64(len(msg)) {
+			t.Fatalf("size %d: Fetch = %v, %v", n, ms, err)
+		}
 	}
 }
