@@ -136,6 +136,9 @@ func benchDeliver(b *testing.B, writers, accounts, size int, noSync bool, mode s
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 	if c := s.commit.commits.Load(); c > 0 {
+		st := s.db.Stats()
+		b.ReportMetric(float64(st.TxStats.GetWrite())/float64(c), "pages/commit")
+		b.ReportMetric(float64(st.FreePageN+st.PendingPageN), "freepages")
 		b.ReportMetric(float64(s.commit.requests.Load())/float64(c), "reqs/commit")
 		b.ReportMetric(float64(s.commit.syncNanos.Load())/float64(c)/1e6, "dirsync-ms/commit")
 		b.ReportMetric(float64(s.commit.txNanos.Load())/float64(c)/1e6, "total-ms/commit")
