@@ -85,7 +85,7 @@ func (c *Checker) verifyDKIM(ctx context.Context, in dkimInput, fromDomain strin
 		MaxVerifications: c.maxSigs,
 	}
 	if c.verifyAll || in.rewind == nil || len(sigs) == 1 {
-		return verifyAllDKIM(sigs, &replayReader{head: in.raw, rest: in.body}, opts)
+		return c.verifyAllDKIM(sigs, &replayReader{head: in.raw, rest: in.body}, opts)
 	}
 	// The order of trial: aligned with From: first, then the rest.
 	order := make([]int, 0, len(sigs))
@@ -104,7 +104,7 @@ func (c *Checker) verifyDKIM(ctx context.Context, in dkimInput, fromDomain strin
 	}
 	for _, i := range order {
 		if sigs[i].signsSigs {
-			return verifyAllDKIM(sigs, &replayReader{head: in.raw, rest: in.body}, opts)
+			return c.verifyAllDKIM(sigs, &replayReader{head: in.raw, rest: in.body}, opts)
 		}
 	}
 	opts.MaxVerifications = 1
@@ -119,7 +119,9 @@ func (c *Checker) verifyDKIM(ctx context.Context, in dkimInput, fromDomain strin
 			}
 		}
 		head := headerWithout(in, sigs, i)
-		verifs, err := dkim.VerifyWithOptions(&replayReader{head: head, rest: body}, opts)
+		br := c.getReader(&replayReader{head: head, rest: body})
+		verifs, err := dkim.VerifyWithOptions(br, opts)
+		c.putReader(br)
 		if err != nil || len(verifs) != 1 {
 			// A malformed header or a read error: the same for every
 			// signature, so none of them gets a result we could trust.
@@ -140,13 +142,16 @@ func (c *Checker) verifyDKIM(ctx context.Context, in dkimInput, fromDomain strin
 // verifyAllDKIM verifies the first maxSigs signatures of msg (the whole
 // message) in one pass: go-msgauth checks them concurrently, each on its
 // own goroutine fed through a pipe.
-func verifyAllDKIM(sigs []dkimOutcome, msg io.Reader, opts *dkim.VerifyOptions) []dkimOutcome {
+func (c *Checker) verifyAllDKIM(sigs []dkimOutcome, msg io.Reader, opts *dkim.VerifyOptions) []dkimOutcome {
 	n := min(len(sigs), opts.MaxVerifications)
 	all := make([]int, n)
 	for i := range all {
 		all[i] = i
 	}
-	verifs, err := dkim.VerifyWithOptions(msg, opts)
+	// Every goroutine the library starts has ended when it returns.
+	br := c.getReader(msg)
+	verifs, err := dkim.VerifyWithOptions(br, opts)
+	c.putReader(br)
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		// A malformed message or a read error: the library gives no
 		// per-signature results we can trust.

@@ -134,7 +134,18 @@ func parseAddressList(v string) ([]*mail.Address, error) {
 
 // unfold removes the CRLFs of folded header lines (RFC 5322 2.2.3).
 func unfold(v string) string {
-	return strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v)
+	if !strings.ContainsAny(v, "\r\n") {
+		return v
+	}
+	// Byte by byte: strings.Map would turn bytes that are not UTF-8
+	// (raw 8-bit headers exist) into U+FFFD.
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\r' && v[i] != '\n' {
+			b = append(b, v[i])
+		}
+	}
+	return string(b)
 }
 
 // normalizeDomain lower-cases d, drops a trailing dot and converts a

@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"strings"
@@ -34,7 +33,8 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 			seeker = nil
 		}
 	}
-	br := bufio.NewReader(rec)
+	br := c.getReader(rec)
+	defer c.putReader(br)
 	fields, raw, err := readHeader(br)
 	from := parseFrom(fields)
 	pol := c.newPolicyLookup(ctx, from.Domain)
