@@ -59,10 +59,18 @@ func (s *Store) openAccount(name string) (*Account, error) {
 	a := &Account{store: s, name: name, key: []byte(name), dir: dir, noSync: s.opts.NoSync,
 		subs: make(map[*Subscription]struct{})}
 	var stamps map[uint64]int64
+	imported := false
 	if err := s.db.Update(func(btx *bbolt.Tx) error {
-		tx, err := btx.Bucket(bktAccounts).CreateBucketIfNotExists(a.key)
+		accts := btx.Bucket(bktAccounts)
+		fresh := accts.Bucket(a.key) == nil
+		tx, err := accts.CreateBucketIfNotExists(a.key)
 		if err != nil {
 			return err
+		}
+		if fresh {
+			if imported, err = importLegacyIndex(tx, dir); err != nil {
+				return err
+			}
 		}
 		if err := initIndex(tx); err != nil {
 			return err
@@ -90,6 +98,12 @@ func (s *Store) openAccount(name string) (*Account, error) {
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("storage: init index of %s: %w", name, err)
+	}
+	if imported {
+		s.log.Info("storage: imported the account's index from an older version", "account", name)
+		if err := retireLegacyIndex(dir); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
 	}
 	if err := a.recover(stamps); err != nil {
 		return nil, fmt.Errorf("storage: recover %s: %w", name, err)

@@ -41,7 +41,9 @@
 // sending to 16 users paid 16 commits (two fsyncs each) where one
 // suffices (DESIGN.md invariant 2; benchmarks/storage.md). The cost is
 // one writer for the whole store, which the group commit turns into
-// batches anyway.
+// batches anyway. An account directory still holding the per-account
+// index file of an earlier version is imported into the store's index
+// on first open (migrate.go), keeping UIDs and flags.
 //
 // Mailboxes are keyed by an internal id, so RENAME rewrites one record
 // per mailbox and no message. Per mailbox: UIDVALIDITY, UIDNEXT,
