@@ -206,30 +206,62 @@ func (c *committer) run() {
 		close(staged)
 		<-finished
 	}()
-	for range c.wake {
-		for {
-			c.mu.Lock()
-			batch := c.queue
-			c.queue = nil
-			gone := c.goneDone
-			c.goneDone = nil
-			closed := c.closed
-			c.mu.Unlock()
-			if len(batch) == 0 && len(gone) == 0 {
-				if closed {
-					return
-				}
-				break
+	// entries is the directory-entry sync the batch last handed to finish
+	// waits for: the next batch's body sync completes it (its syncfs
+	// starts after those entries were made), or, when no batch follows
+	// soon, a sync of its own.
+	var entries *entrySync
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		gone := c.goneDone
+		c.goneDone = nil
+		closed := c.closed
+		c.mu.Unlock()
+		if len(batch) == 0 && len(gone) == 0 {
+			if entries != nil {
+				entries.complete(c.bodies.syncEntries(entries.gen))
+				entries = nil
+				continue
 			}
-			b := stagedBatch{batch: batch, gone: gone, start: time.Now()}
-			b.live, b.linkGen = c.prepare(batch)
-			if c.serial.Load() {
-				c.finish(b)
-			} else {
-				staged <- b
+			if closed {
+				return
 			}
+			<-c.wake
+			continue
+		}
+		b := stagedBatch{batch: batch, gone: gone, start: time.Now()}
+		b.live, b.entries = c.prepare(batch, entries)
+		entries = b.entries
+		if c.serial.Load() {
+			// No next batch will complete the entries' sync.
+			if entries != nil {
+				entries.complete(c.bodies.syncEntries(entries.gen))
+				entries = nil
+			}
+			c.finish(b)
+		} else {
+			staged <- b
 		}
 	}
+}
+
+// entrySync is the pending sync of a batch's new directory entries.
+type entrySync struct {
+	gen  uint64 // the body syncer's errGen before the entries were made
+	done chan struct{}
+	err  error
+}
+
+func (e *entrySync) complete(err error) {
+	e.err = err
+	close(e.done)
+}
+
+func (e *entrySync) wait() error {
+	<-e.done
+	return e.err
 }
 
 // stagedBatch is a prepared batch on its way to the index commit.
@@ -238,9 +270,9 @@ type stagedBatch struct {
 	live  []*commitReq // those still alive after prepare
 	gone  []goneEntry
 	start time.Time
-	// linkGen is the body syncer's errGen before prepare linked the
-	// batch's deliveries.
-	linkGen uint64
+	// entries, when the batch linked new files, is the sync that makes
+	// their directory entries durable.
+	entries *entrySync
 }
 
 // syncLinkDirs fsyncs, in parallel, the directories the batch's
@@ -287,25 +319,23 @@ func (c *committer) finish(b stagedBatch) {
 		defer func() { c.txNanos.Add(int64(time.Since(b.start))) }()
 	}
 
-	// The directory fsyncs of the whole batch run in parallel with each
+	// The directory syncs of the whole batch run in parallel with each
 	// other and with the index commit; callers are released only after
 	// both, so an acknowledged message has its directory entry and its
 	// index record on disk. A crash in between can leave an index record
 	// whose file vanished: recovery expunges it, and it was never
-	// acknowledged. (If a directory fsync fails after the index commit,
+	// acknowledged. (If a directory sync fails after the index commit,
 	// the caller gets the error although the message is indexed: a retry
 	// may duplicate it, but nothing acknowledged is lost.)
 	// Directories the batch's deliveries were linked into are made
-	// durable by the next syncfs (syncEntries), which the next batch's
-	// bodies share; directories of other requests (Copy, Move, ...),
-	// whose entries were made before they were queued, are fsynced.
+	// durable by b.entries, the next syncfs (shared with the next batch's
+	// bodies); directories of other requests (Copy, Move, ...), whose
+	// entries were made before they were queued, are fsynced.
 	idx := map[string]int{}
 	var dirs []string
-	linked := false
 	if !c.noSync {
 		for _, r := range prepared {
 			if r.link != nil {
-				linked = linked || len(r.dirs) > 0
 				continue
 			}
 			for _, d := range r.dirs {
@@ -318,11 +348,11 @@ func (c *committer) finish(b stagedBatch) {
 	}
 	var entriesErr error
 	var wg sync.WaitGroup
-	if linked {
+	if b.entries != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := c.bodies.syncEntries(b.linkGen)
+			err := b.entries.wait()
 			if errors.Is(err, errUseFsync) {
 				err = c.syncLinkDirs(prepared)
 			}
@@ -385,9 +415,11 @@ func (c *committer) finish(b stagedBatch) {
 // prepare makes the batch's new message bodies durable (one syncfs for
 // all of them, see bodySyncer) and only then links them into their
 // Maildirs, so no directory entry, durable or not, ever names a body
-// that is not yet on disk. It returns the requests still alive; a failed
-// one has its error set and runs no function.
-func (c *committer) prepare(batch []*commitReq) (live []*commitReq, linkGen uint64) {
+// that is not yet on disk. The same sync completes prev, the previous
+// batch's directory-entry sync. It returns the requests still alive (a
+// failed one has its error set and runs no function) and, when it linked
+// new files, the sync their directory entries wait for.
+func (c *committer) prepare(batch []*commitReq, prev *entrySync) (live []*commitReq, entries *entrySync) {
 	var bodies []pendingBody
 	var owners []*commitReq
 	for _, r := range batch {
@@ -396,7 +428,13 @@ func (c *committer) prepare(batch []*commitReq) (live []*commitReq, linkGen uint
 			owners = append(owners, r)
 		}
 	}
+	if prev != nil {
+		bodies = append(bodies, pendingBody{gen: prev.gen})
+	}
 	errs := c.bodies.syncBodies(bodies)
+	if prev != nil {
+		prev.complete(errs[len(errs)-1])
+	}
 	for i, r := range owners {
 		if errs[i] != nil {
 			r.err = fmt.Errorf("storage: sync body: %w", errs[i])
@@ -405,7 +443,7 @@ func (c *committer) prepare(batch []*commitReq) (live []*commitReq, linkGen uint
 		}
 	}
 	live = batch[:0:0]
-	linkGen = c.bodies.errGen.Load()
+	gen := c.bodies.errGen.Load()
 	for _, r := range batch {
 		if r.err != nil {
 			continue
@@ -417,10 +455,13 @@ func (c *committer) prepare(batch []*commitReq) (live []*commitReq, linkGen uint
 				continue
 			}
 			r.dirs = dirs
+			if len(dirs) > 0 && entries == nil {
+				entries = &entrySync{gen: gen, done: make(chan struct{})}
+			}
 		}
 		live = append(live, r)
 	}
-	return live, linkGen
+	return live, entries
 }
 
 // try runs the functions in one transaction. failed is the first function
