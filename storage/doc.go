@@ -1,6 +1,7 @@
 // Package storage is Postel's mail store: one standard Maildir per mailbox
-// plus a bbolt index with one bucket tree per account. It owns every byte under Options.Dir;
-// the front ends (smtpd, imapd, pop3d) and the queue use only this API.
+// plus a bbolt index with one bucket tree per account. It owns every byte
+// under Options.Dir; the front ends (smtpd, imapd, pop3d) and the queue
+// use only this API.
 //
 // # Layout
 //
