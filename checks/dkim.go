@@ -64,19 +64,7 @@ type dkimInput struct {
 // fields (so that they cannot be left out), the first maxSigs signatures
 // are all verified, in one pass, as go-msgauth does by default.
 func (c *Checker) verifyDKIM(ctx context.Context, in dkimInput, fromDomain string, stop func(domain string) bool) []dkimOutcome {
-	var sigs []dkimOutcome
-	for i, f := range in.fields {
-		if strings.EqualFold(f.Name, "DKIM-Signature") {
-			tags := parseTags(f.Value)
-			sigs = append(sigs, dkimOutcome{
-				Domain:    normalizeDomain(tags["d"]),
-				Selector:  tags["s"],
-				BPrefix:   bPrefix(tags["b"]),
-				field:     i,
-				signsSigs: namesField(tags["h"], "DKIM-Signature"),
-			})
-		}
-	}
+	sigs := dkimSignatures(in.fields)
 	if len(sigs) == 0 {
 		return nil
 	}
@@ -134,6 +122,24 @@ func (c *Checker) verifyDKIM(ctx context.Context, in dkimInput, fromDomain strin
 		setOutcome(&sigs[i], verifs[0])
 		if sigs[i].Result == "pass" && stop(sigs[i].Domain) {
 			break
+		}
+	}
+	return sigs
+}
+
+// dkimSignatures lists the DKIM-Signature fields of a header, unverified.
+func dkimSignatures(fields []headerField) []dkimOutcome {
+	var sigs []dkimOutcome
+	for i, f := range fields {
+		if strings.EqualFold(f.Name, "DKIM-Signature") {
+			tags := parseTags(f.Value)
+			sigs = append(sigs, dkimOutcome{
+				Domain:    normalizeDomain(tags["d"]),
+				Selector:  tags["s"],
+				BPrefix:   bPrefix(tags["b"]),
+				field:     i,
+				signsSigs: namesField(tags["h"], "DKIM-Signature"),
+			})
 		}
 	}
 	return sigs

@@ -261,20 +261,23 @@ func TestDKIMMessageNotAtStart(t *testing.T) {
 
 // TestDKIMStopAgreesWithVerifyAll compares the default (stop at the first
 // aligned pass) with DKIMVerifyAll on messages with two or three
-// signatures, intact and damaged in various ways: the action, the DMARC
-// result and every DKIM result the default reports must be what
-// verifying everything says.
+// signatures, intact and damaged in various ways, with and without an
+// aligned SPF pass: the action, the DMARC result and every DKIM result the
+// default reports must be what verifying everything says.
+// SkipDKIMWhenSPFAligned must give the same action and DMARC result.
 func TestDKIMStopAgreesWithVerifyAll(t *testing.T) {
 	t.Parallel()
 	def := newHarness(t, nil)
 	all := newHarness(t, func(o *Options) { o.DKIMVerifyAll = true })
+	skip := newHarness(t, func(o *Options) { o.SkipDKIMWhenSPFAligned = true })
 	ed := newEd25519Key(t, "signer.example", "ed")
 	rsa := newRSAKey(t, "signer.example", "rsa")
 	sub := newEd25519Key(t, "mail.signer.example", "sub")
 	third := newEd25519Key(t, "third.example", "s")
 	nokey := newEd25519Key(t, "signer.example", "nokey")
-	for _, h := range []*harness{def, all} {
+	for _, h := range []*harness{def, all, skip} {
 		h.dns.Add(ed.record(t), rsa.record(t), sub.record(t), third.record(t),
+			`signer.example. TXT "v=spf1 ip4:127.0.0.1 -all"`,
 			`_dmarc.signer.example. TXT "v=DMARC1; p=reject; adkim=s"`,
 			`_dmarc.other.example. TXT "v=DMARC1; p=quarantine"`)
 	}
@@ -297,28 +300,81 @@ func TestDKIMStopAgreesWithVerifyAll(t *testing.T) {
 	}
 	stopped := 0
 	for name, m := range msgs {
-		vd := def.check(t, "127.0.0.1", "c.example", "a@x.example", m)
-		va := all.check(t, "127.0.0.1", "c.example", "a@x.example", m)
-		if vd.Action != va.Action {
-			t.Errorf("%s: action %v, verify-all %v", name, vd.Action, va.Action)
-		}
-		rd, ra := results(t, vd), results(t, va)
-		if value(t, rd, "dmarc") != value(t, ra, "dmarc") {
-			t.Errorf("%s: dmarc differs:\n%s\n%s", name, vd.Header, va.Header)
-		}
-		if len(ra["dkim"]) > 0 && len(rd["dkim"]) == 0 {
-			t.Errorf("%s: no dkim result:\n%s", name, vd.Header)
-		}
-		if len(rd["dkim"]) < len(ra["dkim"]) {
-			stopped++
-		}
-		for _, line := range strings.Split(vd.Header, "\r\n") {
-			if strings.Contains(line, "dkim=") && !strings.Contains(va.Header, line) {
-				t.Errorf("%s: %q not what verify-all says:\n%s", name, line, va.Header)
+		for _, mailFrom := range []string{"a@x.example", "a@signer.example"} {
+			name := name + " from " + mailFrom
+			vd := def.check(t, "127.0.0.1", "c.example", mailFrom, m)
+			va := all.check(t, "127.0.0.1", "c.example", mailFrom, m)
+			vs := skip.check(t, "127.0.0.1", "c.example", mailFrom, m)
+			if vd.Action != va.Action || vs.Action != va.Action {
+				t.Errorf("%s: action %v, verify-all %v, skip %v", name, vd.Action, va.Action, vs.Action)
+			}
+			rd, ra := results(t, vd), results(t, va)
+			if value(t, rd, "dmarc") != value(t, ra, "dmarc") || value(t, results(t, vs), "dmarc") != value(t, ra, "dmarc") {
+				t.Errorf("%s: dmarc differs:\n%s\n%s\n%s", name, vd.Header, va.Header, vs.Header)
+			}
+			if len(ra["dkim"]) > 0 && len(rd["dkim"]) == 0 {
+				t.Errorf("%s: no dkim result:\n%s", name, vd.Header)
+			}
+			if len(rd["dkim"]) < len(ra["dkim"]) {
+				stopped++
+			}
+			for _, line := range strings.Split(vd.Header, "\r\n") {
+				if strings.Contains(line, "dkim=") && !strings.Contains(va.Header, line) {
+					t.Errorf("%s: %q not what verify-all says:\n%s", name, line, va.Header)
+				}
 			}
 		}
 	}
 	if stopped < 3 {
 		t.Errorf("only %d messages had signatures left unverified; the test lost its point", stopped)
+	}
+}
+
+// TestSkipDKIMWhenSPFAligned: with the option, a message whose SPF passes
+// aligned with From: has its signatures left unverified (even a broken
+// one: DMARC passes on SPF alone, the same verdict verifying would give)
+// and no dkim result in the header; without that SPF pass they are
+// verified as usual.
+func TestSkipDKIMWhenSPFAligned(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *Options) { o.SkipDKIMWhenSPFAligned = true })
+	good := newEd25519Key(t, "signer.example", "good")
+	h.dns.Add(good.record(t),
+		`signer.example. TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`mail.signer.example. TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`_dmarc.signer.example. TXT "v=DMARC1; p=reject; aspf=s"`)
+	signed := good.sign(t, message("alice@signer.example"))
+	broken := strings.Replace(signed, "Hello.", "Hello!", 1)
+
+	// SPF passes for signer.example itself: aligned even under aspf=s.
+	for name, m := range map[string]string{"good": signed, "broken": broken} {
+		v := h.check(t, "127.0.0.1", "c.example", "bounce@signer.example", m)
+		rs := results(t, v)
+		if len(rs["dkim"]) != 0 || value(t, rs, "spf") != "pass" || value(t, rs, "dmarc") != "pass" || v.Action != Accept {
+			t.Errorf("%s: %q action %v, want spf and dmarc pass, no dkim result", name, v.Header, v.Action)
+		}
+		if got := dkimLog(t, h); got != "unverified(d=signer.example)" {
+			t.Errorf("%s: log dkim=%q", name, got)
+		}
+	}
+	// SPF passes for a subdomain: not aligned under aspf=s, so DKIM is
+	// verified, and decides.
+	v := h.check(t, "127.0.0.1", "c.example", "bounce@mail.signer.example", broken)
+	if got := dkimResults(t, v); !equal(got, []string{"fail d=signer.example"}) || v.Action != Reject {
+		t.Errorf("subdomain SPF: dkim %q action %v; %q", got, v.Action, v.Header)
+	}
+	v = h.check(t, "127.0.0.1", "c.example", "bounce@mail.signer.example", signed)
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=signer.example"}) || v.Action != Accept {
+		t.Errorf("subdomain SPF: dkim %q action %v; %q", got, v.Action, v.Header)
+	}
+	// SPF fails (another address): DKIM is verified.
+	v = h.check(t, "127.0.0.2", "c.example", "bounce@signer.example", signed)
+	if got := dkimResults(t, v); !equal(got, []string{"pass d=signer.example"}) || value(t, results(t, v), "spf") != "fail" || v.Action != Accept {
+		t.Errorf("SPF fail: dkim %q action %v; %q", got, v.Action, v.Header)
+	}
+	// Unsigned with an aligned SPF pass: dkim=none as always.
+	v = h.check(t, "127.0.0.1", "c.example", "bounce@signer.example", message("alice@signer.example"))
+	if value(t, results(t, v), "dkim") != "none" || v.Action != Accept {
+		t.Errorf("unsigned: %q", v.Header)
 	}
 }

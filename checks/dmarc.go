@@ -110,6 +110,15 @@ func (p policy) dkimMode() dmarc.AlignmentMode {
 	return dmarc.AlignmentRelaxed
 }
 
+// spfMode is the SPF alignment mode the policy asks for (relaxed unless
+// aspf=s).
+func (p policy) spfMode() dmarc.AlignmentMode {
+	if p.rec != nil && p.rec.SPFAlignment != "" {
+		return p.rec.SPFAlignment
+	}
+	return dmarc.AlignmentRelaxed
+}
+
 // policyLookup looks the DMARC policy up once, when first needed: by the
 // DKIM search (to know adkim= when a subdomain's signature passes) or by
 // evalDMARC. Synchronous on purpose: the answer is nearly always in the
@@ -168,10 +177,7 @@ func (c *Checker) evalDMARC(from fromHeader, spfRes spfOutcome, sigs []dkimOutco
 		}
 	}
 
-	dkimMode, spfMode := pol.dkimMode(), dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
-	if rec != nil && rec.SPFAlignment != "" {
-		spfMode = rec.SPFAlignment
-	}
+	dkimMode, spfMode := pol.dkimMode(), pol.spfMode()
 	pass := false
 	for _, s := range sigs {
 		if s.Result == "pass" && aligned(s.Domain, from.Domain, dkimMode) {

@@ -39,7 +39,16 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 	from := parseFrom(fields)
 	pol := c.newPolicyLookup(ctx, from.Domain)
 	var sigs []dkimOutcome
-	if err == nil {
+	var spfRes spfOutcome
+	gotSPF := false
+	if c.spfFirst && err == nil && from.Domain != "" && from.Problem == "" {
+		spfRes, gotSPF = <-spfCh, true
+		if spfRes.Result == spf.Pass && aligned(spfRes.Domain, from.Domain, pol.get().spfMode()) {
+			// Options.SkipDKIMWhenSPFAligned: DMARC passes on SPF.
+			sigs = dkimSignatures(fields)
+		}
+	}
+	if err == nil && sigs == nil {
 		in := dkimInput{fields: fields, raw: raw, body: br}
 		if seeker != nil {
 			bodyAt := start + int64(len(raw))
@@ -58,7 +67,9 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 		}
 		sigs = c.verifyDKIM(ctx, in, from.Domain, stop)
 	}
-	spfRes := <-spfCh
+	if !gotSPF {
+		spfRes = <-spfCh
+	}
 	if rec.err != nil {
 		// We could not read the message we were given (a spool or
 		// network problem on our side): judging half a message would be
