@@ -101,6 +101,7 @@ func (l *listener) screen(c *conn) {
 			c.Close()
 		}
 	}()
+	c.lookupClientName() // in parallel with the checks and the greeting
 	if chk := l.srv.opts.Checker; chk != nil {
 		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 		rej := chk.CheckConnection(ctx, c.ip)
@@ -156,7 +157,8 @@ type conn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 
-	trace      *tracer // nil = no wire trace
+	trace      *tracer     // nil = no wire trace
+	rdns       *clientName // nil = no reverse lookup
 	closeOnce  sync.Once
 	inTx       atomic.Bool  // between MAIL and the end of DATA or RSET
 	dataPhase  atomic.Bool  // message data is being read

@@ -9,7 +9,7 @@ import (
 
 // received builds the trace field of RFC 5321 4.4:
 //
-//	Received: from HELO (IP-literal)
+//	Received: from HELO (NAME IP-literal)
 //		by HOSTNAME with PROTOCOL (using TLS1.3 with cipher ...)
 //		id ID [for <rcpt>]; DATE
 //
@@ -22,7 +22,7 @@ func (s *session) received(id string, now time.Time) []byte {
 	b = append(b, "Received: from "...)
 	b = appendHeloToken(b, s.c.Hostname())
 	b = append(b, " ("...)
-	b = appendAddressLiteral(b, s.conn.ip)
+	b = s.conn.appendTCPInfo(b)
 	b = append(b, ")\r\n\tby "...)
 	b = append(b, s.srv.opts.Hostname...)
 	b = append(b, " with "...)

@@ -107,6 +107,14 @@ type Options struct {
 	// SpoolDir holds messages larger than 1 MiB while they are checked
 	// and delivered ("" = os.TempDir()).
 	SpoolDir string
+	// ReverseDNS names a client for the Received field: its
+	// forward-confirmed reverse DNS name or "" (ForwardConfirmed makes
+	// one from a resolver). It runs once per connection, in the
+	// background, bounded by 5 s. nil = no lookup: the field names the
+	// address only. Loopback clients are not looked up.
+	ReverseDNS func(ctx context.Context, ip netip.Addr) string
+	// reverseDNSLoopback looks up loopback clients too (tests).
+	reverseDNSLoopback bool
 	// Now is the clock for Received and Date headers (nil = time.Now).
 	Now func() time.Time
 	// Trace, when set, receives a wire trace of every connection: one

@@ -67,6 +67,9 @@ func (s *server) startServices(svc *admin.Service) error {
 		}
 	}
 	inboundOpts := smtpOpts(smtpd.Inbound, "smtp")
+	// The Received field names internet clients by their
+	// forward-confirmed reverse DNS name, through the configured resolver.
+	inboundOpts.ReverseDNS = smtpd.ForwardConfirmed(dnsresolver.New(cfg.Outbound.DNSServer))
 	if cfg.Inbound.Checks {
 		ck, err := checks.New(checks.Options{
 			Hostname: cfg.Hostname, Resolver: dnsresolver.New(cfg.Outbound.DNSServer),
