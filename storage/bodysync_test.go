@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -216,8 +215,8 @@ func TestBodySyncUnsupported(t *testing.T) {
 // TestBodyDurableBeforeLink: when the body sync runs, the message is not
 // yet in any Maildir; it is linked only after the sync succeeded, so a
 // crash can never leave a directory entry naming an incomplete body.
-// A second syncfs, before the commit returns, makes the new entry
-// durable.
+// (A lone delivery's new entry is then made durable by fsyncing its
+// directory, TestEntrySyncErrorFailsDelivery.)
 func TestBodyDurableBeforeLink(t *testing.T) {
 	t.Parallel()
 	s := openTest(t, t.TempDir())
@@ -241,47 +240,76 @@ func TestBodyDurableBeforeLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(seen, []int{0, 1, 1, 2, 2, 3}) || len(names) != 3 {
-		t.Fatalf("cur/ held %v files at each sync and %d after, want [0 1 1 2 2 3] (body, then entry, per message) and 3", seen, len(names))
+	if !slices.Equal(seen, []int{0, 1, 2}) || len(names) != 3 {
+		t.Fatalf("cur/ held %v files at each sync and %d after, want [0 1 2] and 3", seen, len(names))
 	}
 }
 
-// TestEntrySyncErrorFailsDelivery: when the syncfs that makes a new
-// directory entry durable fails, the delivery is reported as failed (the
-// client will retry). The index commit ran in parallel, so the message
-// may be indexed: then its file must still be there (never an index
-// record without its file). The next delivery works.
+// TestEntrySyncErrorFailsDelivery: when the sync that makes a new
+// directory entry durable fails (a directory fsync for a lone delivery
+// into one or two directories, a syncfs for more), the delivery is
+// reported as failed (the client will retry). The index commit ran in
+// parallel, so the message may be indexed: then its file must still be
+// there (never an index record without its file). The next delivery
+// works.
 func TestEntrySyncErrorFailsDelivery(t *testing.T) {
 	t.Parallel()
-	s := openTest(t, t.TempDir())
-	a := testAccount(t, s)
-	s.bodies.perFile.Store(false)
-	s.bodies.minBatch = 1
-	var calls atomic.Int64
-	s.bodies.syncfs = func(*os.File) error {
-		if calls.Add(1) == 2 { // the first message's entry sync
-			return syscall.EIO
+	for _, boxes := range [][]string{{Inbox}, {Inbox, "Sent", "Archive"}} {
+		s := openTest(t, t.TempDir())
+		a := testAccount(t, s)
+		s.bodies.perFile.Store(false)
+		s.bodies.minBatch = 1
+		var fail atomic.Bool
+		fail.Store(true)
+		s.bodies.syncfs = func(*os.File) error {
+			if fail.Load() && len(boxes) > 2 && s.bodies.syncfsCalls.Load() == 2 { // the entry sync
+				return syscall.EIO
+			}
+			return nil
 		}
-		return nil
-	}
-	_, _, err := a.Append(t.Context(), Inbox, strings.NewReader("Subject: lost\r\n\r\nx\r\n"), nil, time.Time{})
-	if !errors.Is(err, syscall.EIO) {
-		t.Fatalf("Append = %v, want EIO", err)
-	}
-	names, _ := readNames(filepath.Join(a.dir, "cur"))
-	_, uids := listUIDs(t, a, Inbox)
-	if len(names) != len(uids) {
-		t.Fatalf("after a failed entry sync: files %v, index %v", names, uids)
-	}
-	appendMsg(t, a, Inbox, "Subject: kept\r\n\r\nx\r\n")
-	if _, after := listUIDs(t, a, Inbox); len(after) != len(uids)+1 {
-		t.Fatalf("%d messages after a good delivery, want %d", len(after), len(uids)+1)
-	}
-	for _, uid := range uids {
-		r, _, err := a.Open(t.Context(), Inbox, uid)
+		s.commit.syncDir = func(dir string) error {
+			if fail.Load() && len(boxes) <= 2 {
+				return syscall.EIO
+			}
+			return syncDir(dir)
+		}
+		d, err := s.BeginDelivery(t.Context())
 		if err != nil {
-			t.Fatalf("indexed message %d has no file: %v", uid, err)
+			t.Fatal(err)
 		}
-		r.Close()
+		d.Write([]byte("Subject: lost\r\n\r\nx\r\n"))
+		var targets []Target
+		for _, b := range boxes {
+			targets = append(targets, Target{Account: acct, Mailbox: b})
+		}
+		res, err := d.Commit(t.Context(), targets, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if !errors.Is(r.Err, syscall.EIO) {
+				t.Fatalf("%v: %s: %v, want EIO", boxes, r.Mailbox, r.Err)
+			}
+		}
+		fail.Store(false)
+		for _, b := range boxes {
+			names, _ := readNames(a.curDir(b))
+			_, uids := listUIDs(t, a, b)
+			if len(names) != len(uids) {
+				t.Fatalf("%v: after a failed entry sync: files %v, index %v in %s", boxes, names, uids, b)
+			}
+			for _, uid := range uids {
+				r, _, err := a.Open(t.Context(), b, uid)
+				if err != nil {
+					t.Fatalf("indexed message %d has no file: %v", uid, err)
+				}
+				r.Close()
+			}
+		}
+		_, before := listUIDs(t, a, Inbox)
+		appendMsg(t, a, Inbox, "Subject: kept\r\n\r\nx\r\n")
+		if _, after := listUIDs(t, a, Inbox); len(after) != len(before)+1 {
+			t.Fatalf("%d messages after a good delivery, want %d", len(after), len(before)+1)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,9 @@ type committer struct {
 	wake     chan struct{}
 	stopped  chan struct{}
 
+	// syncDir fsyncs a directory (a test replaces it to inject errors).
+	syncDir func(string) error
+
 	// serial runs the two stages one after the other (a benchmark's
 	// baseline).
 	serial atomic.Bool
@@ -79,7 +83,7 @@ type committer struct {
 }
 
 func newCommitter(db *bbolt.DB, noSync bool, bodies *bodySyncer) *committer {
-	c := &committer{db: db, noSync: noSync, bodies: bodies,
+	c := &committer{db: db, noSync: noSync, bodies: bodies, syncDir: syncDir,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
@@ -221,7 +225,7 @@ func (c *committer) run() {
 		c.mu.Unlock()
 		if len(batch) == 0 && len(gone) == 0 {
 			if entries != nil {
-				entries.complete(c.bodies.syncEntries(entries.gen))
+				entries.complete(c.syncEntriesAlone(entries))
 				entries = nil
 				continue
 			}
@@ -237,7 +241,7 @@ func (c *committer) run() {
 		if c.serial.Load() {
 			// No next batch will complete the entries' sync.
 			if entries != nil {
-				entries.complete(c.bodies.syncEntries(entries.gen))
+				entries.complete(c.syncEntriesAlone(entries))
 				entries = nil
 			}
 			c.finish(b)
@@ -249,9 +253,31 @@ func (c *committer) run() {
 
 // entrySync is the pending sync of a batch's new directory entries.
 type entrySync struct {
-	gen  uint64 // the body syncer's errGen before the entries were made
+	gen  uint64   // the body syncer's errGen before the entries were made
+	dirs []string // the directories holding them
 	done chan struct{}
 	err  error
+}
+
+// syncEntriesAlone makes e's entries durable when no next batch's body
+// sync can carry them: a few directories are fsynced (cheaper than a
+// syncfs for a lone delivery, which is what leaves the committer idle),
+// more share one syncfs.
+func (c *committer) syncEntriesAlone(e *entrySync) error {
+	if len(e.dirs) > 2 {
+		return c.bodies.syncEntries(e.gen)
+	}
+	errs := make([]error, len(e.dirs))
+	var wg sync.WaitGroup
+	for i, d := range e.dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.syncDir(d)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (e *entrySync) complete(err error) {
@@ -297,7 +323,7 @@ func (c *committer) syncLinkDirs(prepared []*commitReq) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = syncDir(d)
+			errs[i] = c.syncDir(d)
 		}()
 	}
 	wg.Wait()
@@ -364,7 +390,7 @@ func (c *committer) finish(b stagedBatch) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dirErrs[i] = syncDir(d)
+			dirErrs[i] = c.syncDir(d)
 		}()
 	}
 	live := prepared
@@ -457,6 +483,11 @@ func (c *committer) prepare(batch []*commitReq, prev *entrySync) (live []*commit
 			r.dirs = dirs
 			if len(dirs) > 0 && entries == nil {
 				entries = &entrySync{gen: gen, done: make(chan struct{})}
+			}
+			for _, d := range dirs {
+				if !slices.Contains(entries.dirs, d) {
+					entries.dirs = append(entries.dirs, d)
+				}
 			}
 		}
 		live = append(live, r)
