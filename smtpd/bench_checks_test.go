@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +100,10 @@ func BenchmarkInboundChecks(b *testing.B) {
 
 func benchInboundChecks(b *testing.B, name, dnsAddr string, on bool, edit func(*checks.Options), clients int, msg []byte, passes int) {
 	b.Run(name, func(b *testing.B) {
+		// Every goroutine of this variant (server and clients) carries
+		// its name, so that a -cpuprofile can be split by variant:
+		// go tool pprof -tagfocus 'variant=checks=on/sigs=1$' ...
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("variant", name)))
 		var chk *checks.Checker
 		e := newRealEnv(b, Inbound, func(o *Options) {
 			o.Logger = slog.New(slog.DiscardHandler)
