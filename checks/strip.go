@@ -227,3 +227,29 @@ func skipComment(v string, i int) (end int, ok bool) {
 	}
 	return len(v), false
 }
+
+// MayHaveAuthResults reports whether the header section of msg (up to
+// the first empty line, or all of msg) has a field named
+// Authentication-Results, by a case-insensitive look at the start of
+// each line. Most messages have none: their callers can skip
+// StripAuthResults and its per-line parsing.
+func MayHaveAuthResults(msg []byte) bool {
+	const name = "authentication-results"
+	header := msg
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		header = msg[:i+2]
+	} else if i := bytes.Index(msg, []byte("\n\n")); i >= 0 {
+		header = msg[:i+1]
+	}
+	for line := header; len(line) > 0; {
+		if len(line) >= len(name) && bytes.EqualFold(line[:len(name)], []byte(name)) {
+			return true
+		}
+		i := bytes.IndexByte(line, '\n')
+		if i < 0 {
+			break
+		}
+		line = line[i+1:]
+	}
+	return false
+}

@@ -205,3 +205,33 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestMayHaveAuthResults: the fast check finds the field in any case at
+// the start of a header line, and never misses one the filter would
+// remove: where it says no, StripAuthResults changes nothing.
+func TestMayHaveAuthResults(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		want bool
+	}{
+		{"From: a@b\r\nAuthentication-Results: mx.example.com; spf=pass\r\n\r\nbody\r\n", true},
+		{"From: a@b\r\nauthentication-RESULTS:mx.example.com; none\r\n\r\nbody\r\n", true},
+		{"Authentication-Results: mx.example.com; none\r\n\r\n", true},
+		{"From: a@b\nAuthentication-Results: mx.example.com; none\n\nbody\n", true},
+		{"From: a@b\r\nX-Authentication-Results: mx.example.com; none\r\n\r\nbody\r\n", false},
+		{"From: a@b\r\nSubject: x\r\n Authentication-Results: mx.example.com; none\r\n\r\nbody\r\n", false},
+		{"From: a@b\r\n\r\nAuthentication-Results: mx.example.com; in the body\r\n", false},
+		{"From: a@b\r\nSubject: no body", false},
+		{"", false},
+	} {
+		if got := MayHaveAuthResults([]byte(c.msg)); got != c.want {
+			t.Errorf("MayHaveAuthResults(%q) = %v, want %v", c.msg, got, c.want)
+		}
+		if !c.want {
+			out, err := io.ReadAll(StripAuthResults(strings.NewReader(c.msg), "mx.example.com"))
+			if err != nil || string(out) != c.msg {
+				t.Errorf("StripAuthResults changed %q to %q (%v)", c.msg, out, err)
+			}
+		}
+	}
+}
