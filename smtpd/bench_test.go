@@ -41,28 +41,39 @@ func benchMessage() []byte {
 // after message to its own recipient.
 func BenchmarkInbound(b *testing.B) {
 	benchMatrix(b, func(b *testing.B, clients int, useTLS bool) {
-		e := newRealEnv(b, Inbound, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
-		ctx := context.Background()
-		for i := 0; i < clients; i++ {
-			if err := e.db.AddUser(ctx, fmt.Sprintf("u%d@example.com", i), "pw"); err != nil {
-				b.Fatal(err)
-			}
-			// Open the account (Maildirs, index) outside the timing, as a
-			// running server has done long before.
-			if _, err := e.store.Account(ctx, fmt.Sprintf("u%d@example.com", i)); err != nil {
-				b.Fatal(err)
-			}
-		}
+		e := newBenchEnv(b, clients)
 		benchInbound(b, e.addr, e.tls, clients, useTLS)
-		// Every acknowledged message is in the store.
-		total := 0
-		for i := 0; i < clients; i++ {
-			total += len(e.messages(b, fmt.Sprintf("u%d@example.com", i), "INBOX"))
-		}
-		if total != b.N {
-			b.Fatalf("store has %d messages, sent %d", total, b.N)
-		}
+		e.checkDelivered(b, clients)
 	})
+}
+
+// newBenchEnv is a realEnv (log discarded) with users u0..u<n-1>@example.com
+// whose accounts are open, as a running server has opened them long
+// before: the Maildirs and index records are made outside the timing.
+func newBenchEnv(b *testing.B, users int) *realEnv {
+	e := newRealEnv(b, Inbound, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
+	ctx := context.Background()
+	for i := 0; i < users; i++ {
+		if err := e.db.AddUser(ctx, fmt.Sprintf("u%d@example.com", i), "pw"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.store.Account(ctx, fmt.Sprintf("u%d@example.com", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e
+}
+
+// checkDelivered fails the benchmark unless the INBOXes of the users
+// hold b.N messages in all: every acknowledged message is in the store.
+func (e *realEnv) checkDelivered(b *testing.B, users int) {
+	total := 0
+	for i := 0; i < users; i++ {
+		total += len(e.messages(b, fmt.Sprintf("u%d@example.com", i), "INBOX"))
+	}
+	if total != b.N {
+		b.Fatalf("store has %d messages, sent %d", total, b.N)
+	}
 }
 
 // BenchmarkInboundPipelined is BenchmarkInbound/plain with a client that
@@ -72,26 +83,11 @@ func BenchmarkInbound(b *testing.B) {
 // sends to its own recipient.
 func BenchmarkInboundPipelined(b *testing.B) {
 	const clients = 16
-	e := newRealEnv(b, Inbound, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
-	ctx := context.Background()
-	for i := 0; i < clients; i++ {
-		if err := e.db.AddUser(ctx, fmt.Sprintf("u%d@example.com", i), "pw"); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := e.store.Account(ctx, fmt.Sprintf("u%d@example.com", i)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	e := newBenchEnv(b, clients)
 	benchInboundClients(b, clients, benchMessage(), func(i int, msg []byte, more func() bool) error {
 		return pipelinedClient(e.addr, fmt.Sprintf("u%d@example.com", i), msg, more)
 	})
-	total := 0
-	for i := 0; i < clients; i++ {
-		total += len(e.messages(b, fmt.Sprintf("u%d@example.com", i), "INBOX"))
-	}
-	if total != b.N {
-		b.Fatalf("store has %d messages, sent %d", total, b.N)
-	}
+	e.checkDelivered(b, clients)
 }
 
 // pipelinedClient sends messages over one connection with PIPELINING.

@@ -143,24 +143,20 @@ func (a *Account) view(fn func(root *bbolt.Bucket) error) error {
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	err := a.store.db.View(func(tx *bbolt.Tx) error {
-		root := accountRoot(tx, a.key)
-		if root == nil {
-			return ErrClosed
-		}
-		return fn(root)
-	})
-	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
+	return a.txn(a.store.db.View, fn)
 }
 
 // update runs a write transaction of its own on the account's index,
 // outside the group commit: for recovery, before the account is shared,
 // and for the clean-close stamps, after its last commit.
 func (a *Account) update(fn func(root *bbolt.Bucket) error) error {
-	err := a.store.db.Update(func(tx *bbolt.Tx) error {
+	return a.txn(a.store.db.Update, fn)
+}
+
+// txn runs fn on the account's bucket in a transaction of run (the
+// index's View or Update).
+func (a *Account) txn(run func(func(*bbolt.Tx) error) error, fn func(root *bbolt.Bucket) error) error {
+	err := run(func(tx *bbolt.Tx) error {
 		root := accountRoot(tx, a.key)
 		if root == nil {
 			return ErrClosed

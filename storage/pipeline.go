@@ -92,9 +92,14 @@ func (c *committer) syncEntriesAlone(e *entrySync) error {
 	if len(e.dirs) > 2 {
 		return c.bodies.syncEntries(e.gen)
 	}
-	errs := make([]error, len(e.dirs))
+	return errors.Join(c.syncDirs(e.dirs)...)
+}
+
+// syncDirs fsyncs dirs in parallel; errs[i] is dirs[i]'s error.
+func (c *committer) syncDirs(dirs []string) (errs []error) {
+	errs = make([]error, len(dirs))
 	var wg sync.WaitGroup
-	for i, d := range e.dirs {
+	for i, d := range dirs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -102,7 +107,7 @@ func (c *committer) syncEntriesAlone(e *entrySync) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errs
 }
 
 func (e *entrySync) complete(err error) {
@@ -124,35 +129,6 @@ type stagedBatch struct {
 	// entries, when the batch linked new files, is the sync that makes
 	// their directory entries durable.
 	entries *entrySync
-}
-
-// syncLinkDirs fsyncs, in parallel, the directories the batch's
-// deliveries were linked into (when the body syncer is not using syncfs).
-func (c *committer) syncLinkDirs(prepared []*commitReq) error {
-	seen := map[string]bool{}
-	var dirs []string
-	for _, r := range prepared {
-		if r.link == nil {
-			continue
-		}
-		for _, d := range r.dirs {
-			if !seen[d] {
-				seen[d] = true
-				dirs = append(dirs, d)
-			}
-		}
-	}
-	errs := make([]error, len(dirs))
-	var wg sync.WaitGroup
-	for i, d := range dirs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.syncDir(d)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // finish is the second stage: it commits a prepared batch's index
@@ -205,17 +181,17 @@ func (c *committer) finish(b stagedBatch) {
 			defer wg.Done()
 			err := b.entries.wait()
 			if errors.Is(err, errUseFsync) {
-				err = c.syncLinkDirs(prepared)
+				err = errors.Join(c.syncDirs(b.entries.dirs)...)
 			}
 			entriesErr = err
 		}()
 	}
-	dirErrs := make([]error, len(dirs))
-	for i, d := range dirs {
+	var dirErrs []error
+	if len(dirs) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dirErrs[i] = c.syncDir(d)
+			dirErrs = c.syncDirs(dirs)
 		}()
 	}
 	live := prepared
