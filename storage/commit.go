@@ -45,14 +45,15 @@ type goneEntry struct {
 	key  string
 }
 
-// committer is the store's group commit: one goroutine takes every
-// request queued while the previous commit ran, from every account, and
-// commits them in one bbolt transaction of the store's index (one pair of
-// fsyncs), after making the batch's new bodies durable and fsyncing the
-// directories their files were linked into. One index for all accounts
-// is what lets deliveries to different users share a commit, as
-// deliveries to one user do (DESIGN.md, storage invariant 2). Changes are
-// published in commit order before the callers are released.
+// committer is the store's group commit: it takes every request queued
+// meanwhile, from every account, as one batch, makes the batch's new
+// bodies durable and links them, then commits the batch in one bbolt
+// transaction of the store's index (one pair of fsyncs) while the
+// batch's new directory entries are made durable (pipeline.go). One
+// index for all accounts is what lets deliveries to different users
+// share a commit, as deliveries to one user do (DESIGN.md, storage
+// invariant 2). Changes are published in commit order before the callers
+// are released.
 type committer struct {
 	db     *bbolt.DB
 	noSync bool
@@ -107,7 +108,8 @@ func (h *accountCommits) do(ctx context.Context, dirs []string, fn txFunc) error
 
 // deliver is do for a new message body: the committer makes body durable
 // (batched with the other bodies of its batch), then runs link, then
-// fsyncs the directories link returns and commits fn.
+// commits fn and makes the entries in the directories link returns
+// durable.
 func (h *accountCommits) deliver(ctx context.Context, body *Delivery, link func() ([]string, error), fn txFunc) error {
 	return h.queue(ctx, &commitReq{fn: fn, body: body, link: link})
 }
