@@ -195,62 +195,59 @@ func (a *Account) recoverMailbox(name string, stamp int64, haveStamp bool) error
 			return err
 		}
 	}
-	type add struct {
-		file  string
-		size  int64
-		date  time.Time
-		cache []byte
-	}
-	adds := make([]add, 0, len(found))
-	for _, n := range found {
-		p := filepath.Join(dir, "cur", n)
-		body, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			continue
-		}
-		adds = append(adds, add{file: n, size: int64(len(body)), date: fi.ModTime(), cache: encodeCache(body)})
-	}
+	// The index is updated in chunks of adoptChunk files, each read and
+	// parsed just before its transaction: a mailbox of many files from
+	// outside (an imported Maildir) neither holds its parsed headers all
+	// in memory nor holds the store's single index writer for long, and
+	// other accounts' commits go on in between. A crash between chunks
+	// leaves the rest for the next open.
 	expunged, added := 0, 0
-	err = a.update(func(tx *bbolt.Bucket) error {
-		m, err := loadMbox(tx, name)
+	for first := true; first || len(found) > 0; first = false {
+		chunk := found[:min(len(found), a.store.adoptChunk)]
+		found = found[len(chunk):]
+		adds := readAdoptees(filepath.Join(dir, "cur"), chunk)
+		err = a.update(func(tx *bbolt.Bucket) error {
+			m, err := loadMbox(tx, name)
+			if err != nil {
+				return err
+			}
+			if first {
+				for _, f := range fixes {
+					r, err := m.get(f.uid, true)
+					if err != nil || r == nil {
+						return err
+					}
+					if f.file == "" {
+						m.modseq()
+						if err := m.msgs.Delete(uidKey(f.uid)); err != nil {
+							return err
+						}
+						if err := m.cache.Delete(uidKey(f.uid)); err != nil {
+							return err
+						}
+						m.count(r, -1)
+						expunged++
+						continue
+					}
+					r.file = f.file
+					if err := m.put(f.uid, r); err != nil {
+						return err
+					}
+				}
+			}
+			for _, ad := range adds {
+				r := &msgRec{flags: flagsFromMaildirInfo(ad.file), date: ad.date.UnixNano(), size: ad.size, file: ad.file}
+				if _, err := m.add(r, ad.cache); err != nil {
+					return err
+				}
+				added++
+			}
+			return m.save()
+		})
 		if err != nil {
-			return err
+			break
 		}
-		for _, f := range fixes {
-			r, err := m.get(f.uid, true)
-			if err != nil || r == nil {
-				return err
-			}
-			if f.file == "" {
-				m.modseq()
-				if err := m.msgs.Delete(uidKey(f.uid)); err != nil {
-					return err
-				}
-				if err := m.cache.Delete(uidKey(f.uid)); err != nil {
-					return err
-				}
-				m.count(r, -1)
-				expunged++
-				continue
-			}
-			r.file = f.file
-			if err := m.put(f.uid, r); err != nil {
-				return err
-			}
-		}
-		for _, ad := range adds {
-			r := &msgRec{flags: flagsFromMaildirInfo(ad.file), date: ad.date.UnixNano(), size: ad.size, file: ad.file}
-			if _, err := m.add(r, ad.cache); err != nil {
-				return err
-			}
-			added++
-		}
-		return m.save()
-	})
+	}
 	if err == nil && (expunged > 0 || added > 0) {
 		a.store.log.Info("storage: recovered mailbox", "account", a.name, "mailbox", name, "added", added, "expunged", expunged)
 	}
@@ -303,4 +300,35 @@ func (a *Account) adoptMailboxes() error {
 		}
 		return nil
 	})
+}
+
+// adoptChunk is how many files recovery indexes per transaction
+// (Store.adoptChunk; tests lower it).
+const adoptChunk = 2000
+
+// adoptee is a file recovery indexes.
+type adoptee struct {
+	file  string
+	size  int64
+	date  time.Time
+	cache []byte
+}
+
+// readAdoptees reads and parses the files names in cur; a file that
+// vanished meanwhile is skipped.
+func readAdoptees(cur string, names []string) []adoptee {
+	adds := make([]adoptee, 0, len(names))
+	for _, n := range names {
+		p := filepath.Join(cur, n)
+		body, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		adds = append(adds, adoptee{file: n, size: int64(len(body)), date: fi.ModTime(), cache: encodeCache(body)})
+	}
+	return adds
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -348,4 +349,54 @@ func TestRecoverOutsideMailbox(t *testing.T) {
 		t.Errorf("%d mailboxes, want 6 defaults + 2 adopted", len(mbs))
 	}
 	checkConsistency(t, a)
+}
+
+// TestRecoverInChunks: many files from outside are indexed a chunk at a
+// time (here 3 per transaction): all of them, in name order, with the
+// vanished file expunged in the first chunk and the counters right.
+func TestRecoverInChunks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	a := testAccount(t, s)
+	appendMsg(t, a, "INBOX", "Subject: kept\r\n\r\n1\r\n")
+	gone := appendMsg(t, a, "INBOX", "Subject: gone\r\n\r\n2\r\n")
+	var file string
+	_ = a.view(func(tx *bbolt.Bucket) error {
+		m, _ := loadMbox(tx, Inbox)
+		r, _ := m.get(gone, true)
+		file = r.file
+		return nil
+	})
+	s.Close()
+	ad := filepath.Join(dir, acct)
+	if err := os.Remove(filepath.Join(ad, "cur", file)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	for i := range n {
+		writeFile(t, filepath.Join(ad, "new", fmt.Sprintf("17000000%02d.outside.host", i)), fmt.Sprintf("Subject: outside %d\r\n\r\nx\r\n", i))
+	}
+
+	s2, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	s2.adoptChunk = 3
+	a2 := testAccount(t, s2)
+	info, uids := listUIDs(t, a2, "INBOX")
+	if len(uids) != n+1 || uids[0] != 1 || uids[1] != gone+1 || uids[n] != gone+n || info.Messages != n+1 {
+		t.Fatalf("UIDs %v, status %+v", uids, info)
+	}
+	ms, err := a2.Fetch(t.Context(), "INBOX", uids[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if want := fmt.Sprintf("outside %d", i); m.Envelope.Subject != want {
+			t.Errorf("UID %d: subject %q, want %q", m.UID, m.Envelope.Subject, want)
+		}
+	}
+	checkConsistency(t, a2)
 }

@@ -25,6 +25,8 @@ type Store struct {
 	db     *bbolt.DB
 	// commit is the group commit of every account (commit.go).
 	commit *committer
+	// adoptChunk is how many files recovery indexes per transaction.
+	adoptChunk int
 
 	mu       sync.Mutex
 	closed   bool
@@ -54,7 +56,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	s := &Store{opts: opts, log: opts.Logger, names: newNamer(),
-		tmp: filepath.Join(dir, ".tmp"), accounts: make(map[string]*Account),
+		tmp: filepath.Join(dir, ".tmp"), accounts: make(map[string]*Account), adoptChunk: adoptChunk,
 		opening: make(map[string]*openCall)}
 	if s.log == nil {
 		s.log = slog.Default()
