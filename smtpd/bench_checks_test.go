@@ -28,8 +28,9 @@ import (
 // real checks.Checker against a loopback DNS server, and the message
 // carries our own signer's two DKIM signatures (Ed25519 and RSA-2048), or
 // the single signature most mail has, for a domain with SPF and DMARC
-// p=reject records, so every check runs and passes. "verifyall" verifies
-// both signatures (checks.Options.DKIMVerifyAll, the behaviour before
+// p=reject records, so every check runs and passes; "sigs=0" is the
+// unsigned message of BenchmarkInbound, which passes DMARC on SPF alone.
+// "verifyall" verifies both signatures (checks.Options.DKIMVerifyAll, the behaviour before
 // verification stopped at the first aligned pass); "spfaligned" sets
 // checks.Options.SkipDKIMWhenSPFAligned, so that the signature of this
 // message, whose SPF passes aligned, is not verified.
@@ -82,6 +83,7 @@ func BenchmarkInboundChecks(b *testing.B) {
 		passes int // dkim=pass results in Authentication-Results
 	}{
 		{"checks=off", false, nil, signed, 0},
+		{"checks=on/sigs=0", true, nil, benchMessage(), 0},
 		{"checks=on/sigs=1", true, nil, one.Bytes(), 1},
 		{"checks=on/sigs=2", true, nil, signed, 1},
 		{"checks=on/sigs=2/verifyall", true, func(o *checks.Options) { o.DKIMVerifyAll = true }, signed, 2},
