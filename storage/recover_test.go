@@ -67,6 +67,31 @@ func body(t *testing.T, a *Account, mailbox string, uid uint32) string {
 	return string(b)
 }
 
+// indexedFile is the file name the index records for uid in mailbox.
+func indexedFile(t *testing.T, a *Account, mailbox string, uid uint32) string {
+	t.Helper()
+	var file string
+	err := a.view(func(tx *bbolt.Bucket) error {
+		m, err := loadMbox(tx, mailbox)
+		if err != nil {
+			return err
+		}
+		r, err := m.get(uid, true)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return fmt.Errorf("no UID %d in %s", uid, mailbox)
+		}
+		file = r.file
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -133,13 +158,7 @@ func TestRecoverVanishedFile(t *testing.T) {
 		appendMsg(t, a, "INBOX", "Subject: m\r\n\r\nx\r\n")
 	}
 	info0, _ := listUIDs(t, a, "INBOX")
-	var file string
-	_ = a.view(func(tx *bbolt.Bucket) error {
-		m, _ := loadMbox(tx, Inbox)
-		r, _ := m.get(2, true)
-		file = r.file
-		return nil
-	})
+	file := indexedFile(t, a, Inbox, 2)
 	s.Close()
 	if err := os.Remove(filepath.Join(dir, acct, "cur", file)); err != nil {
 		t.Fatal(err)
@@ -361,13 +380,7 @@ func TestRecoverInChunks(t *testing.T) {
 	a := testAccount(t, s)
 	appendMsg(t, a, "INBOX", "Subject: kept\r\n\r\n1\r\n")
 	gone := appendMsg(t, a, "INBOX", "Subject: gone\r\n\r\n2\r\n")
-	var file string
-	_ = a.view(func(tx *bbolt.Bucket) error {
-		m, _ := loadMbox(tx, Inbox)
-		r, _ := m.get(gone, true)
-		file = r.file
-		return nil
-	})
+	file := indexedFile(t, a, Inbox, gone)
 	s.Close()
 	ad := filepath.Join(dir, acct)
 	if err := os.Remove(filepath.Join(ad, "cur", file)); err != nil {
