@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -27,8 +28,9 @@ func TestDKIMPassAndFail(t *testing.T) {
 	if got := value(t, rs, "dmarc"); got != "pass" || v.Action != Accept {
 		t.Fatalf("dmarc=%s action %v, want pass/accept", got, v.Action)
 	}
-	b := parseTags(signed[:strings.Index(signed, "\r\nFrom:")])["b"]
-	for _, want := range []string{"header.d=signer.example", "header.s=sel1", "header.b=" + b[:12]} {
+	fields, raw, _ := readHeader(bufio.NewReader(strings.NewReader(signed)))
+	_, sigs, _ := dkimSignatures(fields, raw)
+	for _, want := range []string{"header.d=signer.example", "header.s=sel1", "header.b=" + sigs[0].B[:12]} {
 		if !strings.Contains(v.Header, want) {
 			t.Errorf("header %q lacks %q", v.Header, want)
 		}

@@ -11,10 +11,9 @@ import (
 
 // CheckMessage authenticates a message received on port 25: SPF for the
 // envelope, DKIM signatures until one passes aligned with the From:
-// domain (see verifyDKIM), DMARC for the From: domain. It may read msg
-// to the end, more than once when msg is an io.Seeker (it seeks back to
-// where msg stood for that), and must see the message exactly as
-// received, before any header is added or removed. It never returns an
+// domain (see verifyDKIM), DMARC for the From: domain. It reads msg once,
+// to the end when the message is signed, and must see the message exactly
+// as received, before any header is added or removed. It never returns an
 // error: DNS trouble shows as temperror results, and a failure to read
 // msg is a temporary rejection. It logs one line per message.
 func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader) Verdict {
@@ -24,16 +23,7 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 	spfCh := make(chan spfOutcome, 1)
 	go func() { spfCh <- c.checkSPF(ctx, ip, env.Helo, env.MailFrom) }()
 
-	rec := &errRecorder{r: msg}
-	seeker, _ := msg.(io.Seeker)
-	var start int64
-	if seeker != nil {
-		var err error
-		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
-			seeker = nil
-		}
-	}
-	br := c.getReader(rec)
+	br := c.getReader(msg)
 	defer c.putReader(br)
 	fields, raw, err := readHeader(br)
 	from := parseFrom(fields)
@@ -45,36 +35,25 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 		spfRes, gotSPF = <-spfCh, true
 		if spfRes.Result == spf.Pass && aligned(spfRes.Domain, from.Domain, pol.get().spfMode()) {
 			// Options.SkipDKIMWhenSPFAligned: DMARC passes on SPF.
-			sigs = dkimSignatures(fields)
+			_, _, sigs = dkimSignatures(fields, raw)
 		}
 	}
 	if err == nil && sigs == nil {
-		in := dkimInput{fields: fields, raw: raw, body: br}
-		if seeker != nil {
-			bodyAt := start + int64(len(raw))
-			in.rewind = func() (io.Reader, error) {
-				if _, err := seeker.Seek(bodyAt, io.SeekStart); err != nil {
-					rec.fail(err)
-					return nil, err
-				}
-				return rec, nil
-			}
-		}
 		stop := func(d string) bool {
 			// Strict and relaxed alignment agree on the same name; only
 			// a subdomain needs the policy's adkim=.
 			return from.Domain != "" && (d == from.Domain || aligned(d, from.Domain, pol.get().dkimMode()))
 		}
-		sigs = c.verifyDKIM(ctx, in, from.Domain, stop)
+		sigs, err = c.verifyDKIM(ctx, fields, raw, br, from.Domain, stop)
 	}
 	if !gotSPF {
 		spfRes = <-spfCh
 	}
-	if rec.err != nil {
+	if err != nil {
 		// We could not read the message we were given (a spool or
 		// network problem on our side): judging half a message would be
 		// wrong, so ask the client to try again.
-		c.log.Error("reading message for checks", "ip", ip.String(), "err", rec.err)
+		c.log.Error("reading message for checks", "ip", ip.String(), "err", err)
 		return Verdict{Action: Reject, Reject: &Rejection{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary local problem, try again later"}}
 	}
 	dm := c.evalDMARC(from, spfRes, sigs, pol.get())
@@ -82,45 +61,6 @@ func (c *Checker) CheckMessage(ctx context.Context, env Envelope, msg io.Reader)
 	v.Header = c.authResults(env, spfRes, sigs, dm, from)
 	c.logMessage(env, from, spfRes, sigs, dm, v)
 	return v
-}
-
-// errRecorder remembers the first error other than io.EOF from r: the
-// DKIM library folds read errors into its results, and a read error is
-// ours, not the sender's.
-type errRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errRecorder) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		e.fail(err)
-	}
-	return n, err
-}
-
-func (e *errRecorder) fail(err error) {
-	if e.err == nil {
-		e.err = err
-	}
-}
-
-// replayReader reads head, then rest. Unlike io.MultiReader it has no
-// WriteTo, which would allocate a 32 KiB copy buffer per message inside
-// the DKIM verifier.
-type replayReader struct {
-	head []byte
-	rest io.Reader
-}
-
-func (r *replayReader) Read(p []byte) (int, error) {
-	if len(r.head) > 0 {
-		n := copy(p, r.head)
-		r.head = r.head[n:]
-		return n, nil
-	}
-	return r.rest.Read(p)
 }
 
 // decide turns the results into an action. Only DMARC rejects; see doc.go
