@@ -75,6 +75,11 @@ type Inbound struct {
 	Checks bool `toml:"checks"`
 	// DNSBL zones to query for each connecting IP.
 	DNSBL []string `toml:"dnsbl"`
+	// DKIMVerifyAll verifies every DKIM signature of a message (up to
+	// five) and reports each in Authentication-Results, instead of
+	// stopping at the first one that passes aligned with From: (all that
+	// DMARC needs; RFC 6376 6.1 leaves the choice to the verifier).
+	DKIMVerifyAll bool `toml:"dkim_verify_all"`
 	// EarlyTalkerWait is how long the greeting waits to catch clients that
 	// talk first (0 = off).
 	EarlyTalkerWait time.Duration `toml:"early_talker_wait"`

@@ -57,13 +57,13 @@ func TestBadValues(t *testing.T) {
 
 func TestValuesApplied(t *testing.T) {
 	t.Parallel()
-	text := "hostname = \"mx.example.com\"\ndata_dir = \"/srv/mail\"\n[listen]\nimap = \"\"\n[limits]\nsmtp_timeout = \"10m\"\n[inbound]\ndnsbl = [\"zen.example\"]\n"
+	text := "hostname = \"mx.example.com\"\ndata_dir = \"/srv/mail\"\n[listen]\nimap = \"\"\n[limits]\nsmtp_timeout = \"10m\"\n[inbound]\ndnsbl = [\"zen.example\"]\ndkim_verify_all = true\n"
 	c, err := Parse("p.toml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Hostname != "mx.example.com" || c.DataDir != "/srv/mail" || c.Listen.IMAP != "" ||
-		c.Listen.IMAPS != ":993" || c.Limits.SMTPTimeout != 10*time.Minute || len(c.Inbound.DNSBL) != 1 {
+		c.Listen.IMAPS != ":993" || c.Limits.SMTPTimeout != 10*time.Minute || len(c.Inbound.DNSBL) != 1 || !c.Inbound.DKIMVerifyAll {
 		t.Errorf("got %+v", c)
 	}
 }

@@ -206,13 +206,31 @@ func (v *Verifier) key(ctx context.Context, s *Signature) (*publicKey, Result) {
 func headerHash(header []Field, s *Signature) []byte {
 	h := sha256.New()
 	buf := make([]byte, 0, 2048)
-	taken := make([]bool, len(header))
-	for _, name := range s.headers {
+	if len(s.headers)*len(header) <= 4096 {
+		// The usual case, a few dozen names and fields: scan.
+		taken := make([]bool, len(header))
+		for _, name := range s.headers {
+			for i := len(header) - 1; i >= 0; i-- {
+				if !taken[i] && strings.EqualFold(header[i].Name, name) {
+					taken[i] = true
+					buf = appendHeader(buf, header[i].Raw, s.headerCanon)
+					break
+				}
+			}
+		}
+	} else {
+		// A long h= over a long header: index the fields by name, so
+		// that a hostile message costs linear time, not h= times fields.
+		byName := map[string][]int{} // bottom-up
 		for i := len(header) - 1; i >= 0; i-- {
-			if !taken[i] && strings.EqualFold(header[i].Name, name) {
-				taken[i] = true
-				buf = appendHeader(buf, header[i].Raw, s.headerCanon)
-				break
+			name := strings.ToLower(header[i].Name)
+			byName[name] = append(byName[name], i)
+		}
+		for _, name := range s.headers {
+			name = strings.ToLower(name)
+			if left := byName[name]; len(left) > 0 {
+				buf = appendHeader(buf, header[left[0]].Raw, s.headerCanon)
+				byName[name] = left[1:]
 			}
 		}
 	}

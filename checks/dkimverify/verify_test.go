@@ -2,6 +2,7 @@ package dkimverify
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -298,5 +299,42 @@ func TestHeaderHashPicksBottomUp(t *testing.T) {
 	want := sha256.Sum256([]byte("x:second\r\nx:first\r\ny:y\r\ndkim-signature:v=1; b="))
 	if got := headerHash(header, s); !bytes.Equal(got, want[:]) {
 		t.Error("header hash differs from the fields picked bottom-up")
+	}
+}
+
+// TestHeaderHashLongLists: past the scan's threshold the fields are
+// indexed by name, with the same result.
+func TestHeaderHashLongLists(t *testing.T) {
+	var header []Field
+	for i := range 300 {
+		name := []string{"Received", "X-A", "x-b"}[i%3]
+		header = append(header, Field{name, fmt.Appendf(nil, "%s: %d\r\n", name, i)})
+	}
+	header = append(header, Field{"DKIM-Signature", []byte("DKIM-Signature: v=1; b=sig\r\n")})
+	names := []string{"x-a", "X-B", "nope", "received"}
+	for range 5 {
+		names = append(names, names...)
+	}
+	s := &Signature{Field: len(header) - 1, headers: names, headerCanon: relaxed}
+	if len(s.headers)*len(header) <= 4096 {
+		t.Fatal("the lists are too short to take the indexed path")
+	}
+	got := headerHash(header, s)
+	// The same fields picked by the plain scan.
+	var data []byte
+	taken := make([]bool, len(header))
+	for _, name := range names {
+		for i := len(header) - 1; i >= 0; i-- {
+			if !taken[i] && strings.EqualFold(header[i].Name, name) {
+				taken[i] = true
+				data = appendHeader(data, header[i].Raw, relaxed)
+				break
+			}
+		}
+	}
+	data = append(data, "dkim-signature:v=1; b="...)
+	want := sha256.Sum256(data)
+	if !bytes.Equal(got, want[:]) {
+		t.Error("indexed header hash differs from the scan")
 	}
 }

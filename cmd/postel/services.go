@@ -74,9 +74,10 @@ func (s *server) startServices(svc *admin.Service) error {
 		ck, err := checks.New(checks.Options{
 			Hostname: cfg.Hostname, Resolver: dnsresolver.New(cfg.Outbound.DNSServer),
 			DNSBL: cfg.Inbound.DNSBL, IsLocalDomain: s.auth.IsLocalDomain,
-			Logger:   s.logger.With("component", "checks"),
-			ConnRate: checks.Rate{Count: cfg.Inbound.ConnectionsPerMinute, Per: time.Minute},
-			MsgRate:  checks.Rate{Count: cfg.Inbound.MessagesPerMinute, Per: time.Minute},
+			DKIMVerifyAll: cfg.Inbound.DKIMVerifyAll,
+			Logger:        s.logger.With("component", "checks"),
+			ConnRate:      checks.Rate{Count: cfg.Inbound.ConnectionsPerMinute, Per: time.Minute},
+			MsgRate:       checks.Rate{Count: cfg.Inbound.MessagesPerMinute, Per: time.Minute},
 		})
 		if err != nil {
 			return err
