@@ -126,8 +126,9 @@ type Options struct {
 	// default verification stops at the first signature that passes
 	// aligned with the From: domain (RFC 6376 6.1 leaves that to the
 	// verifier), which is all DMARC needs, and the signatures not verified
-	// are left out of the header; each extra one costs a public-key
-	// operation, most of the checks' CPU time.
+	// are left out of the header. The body is hashed once either way;
+	// each extra signature costs a key lookup and a public-key operation
+	// (30-45 us of CPU here), the bulk of the checks' cost.
 	DKIMVerifyAll bool
 	// SkipDKIMWhenSPFAligned leaves the DKIM signatures of a message
 	// unverified when SPF passes aligned with the From: domain (under the

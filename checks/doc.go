@@ -10,8 +10,7 @@
 //   - CheckConnection when a client connects (before the greeting);
 //   - AllowMessage at MAIL FROM (per-IP message rate);
 //   - CheckMessage at the end of DATA, on the message exactly as received
-//     (DKIM must see the original bytes; given an io.Seeker, such as the
-//     spool's reader, it may read the body more than once), which
+//     (DKIM must see the original bytes; it reads them once), which
 //     returns the action
 //     (Accept, Junk, Reject) and the Authentication-Results field to
 //     prepend;
@@ -53,15 +52,17 @@
 //     From: cannot be aligned with anything and goes to Junk.
 //   - With no (valid) DMARC policy, an SPF "fail" without any passing DKIM
 //     signature goes to Junk (RFC 7208 8.4 allows rejecting; we file).
-//   - DKIM signatures aligned with the From: domain are verified first,
-//     and verification stops at the first one that passes aligned (RFC
-//     6376 6.1 leaves order and stopping to the verifier): nothing we
-//     decide depends on the others, and each costs a public-key
+//   - DKIM signatures are verified by checks/dkimverify (go-msgauth's
+//     verifier re-read and re-hashed the body once per signature; see
+//     that package). Those aligned with the From: domain are verified
+//     first, and verification stops at the first one that passes aligned
+//     (RFC 6376 6.1 leaves order and stopping to the verifier): nothing
+//     we decide depends on the others, and each costs a public-key
 //     operation. Signatures not verified are left out of
 //     Authentication-Results and logged as "unverified".
-//     Options.DKIMVerifyAll verifies (and reports) every one instead;
-//     Options.SkipDKIMWhenSPFAligned (off by default) verifies none when
-//     SPF already passes aligned.
+//     Options.DKIMVerifyAll (config: [inbound] dkim_verify_all) verifies
+//     and reports every one instead; Options.SkipDKIMWhenSPFAligned (off
+//     by default) verifies none when SPF already passes aligned.
 //   - A message we cannot read (our spool failing) is 451 4.3.0.
 //   - DNS trouble never rejects outright: temperror results are recorded
 //     in the header and the message is accepted (or Junk for our own

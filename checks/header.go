@@ -24,12 +24,10 @@ type headerField struct {
 
 // readHeader reads the header section from r up to and including the empty
 // line that ends it (RFC 5322 2.1), accepting CRLF or bare LF line ends. It
-// returns the fields and the raw bytes read, so that the caller can replay
-// them in front of the body. A header that ends at EOF without an empty
-// line is returned whole with a nil error. Fields are split the way
-// go-msgauth's DKIM verifier splits them (a line starting with SP or HTAB
-// continues the previous field), so that the i-th DKIM-Signature here is
-// the i-th one it verifies.
+// returns the fields and the raw bytes read, which DKIM hashes as they
+// came. A header that ends at EOF without an empty line is returned whole
+// with a nil error. A line starting with SP or HTAB continues the previous
+// field (RFC 5322 2.2.3), as DKIM signers split fields.
 func readHeader(r *bufio.Reader) (fields []headerField, raw []byte, err error) {
 	var line []byte
 	for {
