@@ -2,7 +2,6 @@ package dkimverify
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
