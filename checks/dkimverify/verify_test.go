@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"math/big"
 	"fmt"
 	"net"
 	"strings"
@@ -112,6 +113,8 @@ func TestKeyLookupOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	smallDER := x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: smallN, E: 65537})
+	hugeN := new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 8200), big.NewInt(1))
+	hugeDER := x509.MarshalPKCS1PublicKey(&rsa.PublicKey{N: hugeN, E: 65537})
 	for _, tc := range []struct {
 		name    string
 		records []string
@@ -135,6 +138,7 @@ func TestKeyLookupOutcomes(t *testing.T) {
 		{"testing flag", []string{edRecord + "; t=y"}, nil, Pass},
 		{"strict without i=", []string{edRecord + "; t=s"}, nil, Pass},
 		{"RSA key under 1024 bits", []string{"p=" + base64.StdEncoding.EncodeToString(smallDER)}, nil, PermError},
+		{"RSA key over 8192 bits", []string{"p=" + base64.StdEncoding.EncodeToString(hugeDER)}, nil, PermError},
 		{"garbage", []string{"this is not a key"}, nil, PermError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +148,9 @@ func TestKeyLookupOutcomes(t *testing.T) {
 				}
 				return tc.records, tc.err
 			}
-			if r := verifyOne(t, lookup, msg, time.Now()); r.Status != tc.want {
+			r := verifyOne(t, lookup, msg, time.Now())
+			t.Logf("%s: %v", r.Status, r.Err)
+			if r.Status != tc.want {
 				t.Errorf("%s (%v), want %s", r.Status, r.Err, tc.want)
 			}
 		})
