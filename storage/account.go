@@ -41,6 +41,9 @@ type Account struct {
 	subsMu sync.Mutex
 	subs   map[*Subscription]struct{}
 
+	// renameMu orders the renames that follow flag changes (filenames.go).
+	renameMu sync.Mutex
+
 	pop3Mu   sync.Mutex
 	pop3Held bool
 

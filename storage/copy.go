@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"go.etcd.io/bbolt"
 )
@@ -85,7 +87,15 @@ func (a *Account) transfer(ctx context.Context, src string, uids []uint32, dst s
 	for i := range items {
 		it := &items[i]
 		it.file = a.store.names.next() + it.rec.flags.maildirInfo()
-		if err := linkOrCopy(scur+it.rec.file, dcur+it.file, a.noSync); err != nil {
+		err := linkOrCopy(scur+it.rec.file, dcur+it.file, a.noSync)
+		if errors.Is(err, os.ErrNotExist) {
+			// A flag change (or another Maildir tool) renamed the
+			// file since we read its name.
+			if alt := findByBase(scur, baseName(it.rec.file)); alt != "" {
+				err = linkOrCopy(scur+alt, dcur+it.file, a.noSync)
+			}
+		}
+		if err != nil {
 			undo()
 			return 0, nil, nil, fmt.Errorf("storage: copy %s UID %d: %w", sname, it.uid, err)
 		}

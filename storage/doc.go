@@ -53,7 +53,10 @@
 // binary record (UID, flags, internal date, size, MODSEQ, file name) that
 // List decodes, and apart from it the cached envelope and body structure
 // (JSON) that only Fetch reads. The index is the authority for flags;
-// they are mirrored in the file name's ":2," info when a file is written.
+// the standard ones are mirrored in the file name's ":2," info when a file
+// is written and renamed after each flag change (filenames.go), so that
+// other Maildir tools see them. A name lagging behind the index is only
+// cosmetic: readers and recovery find a file by its base name.
 // UIDs only grow; every operation takes one new MODSEQ for the mailboxes
 // it changes, expunges included.
 //

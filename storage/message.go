@@ -178,8 +178,9 @@ func (a *Account) StoreFlags(ctx context.Context, mailbox string, uids []uint32,
 	}
 	arg := parseFlags(flags)
 	var out []MessageMeta
+	var renamed []fileRename
 	err = a.commit.do(ctx, nil, func(tx *bbolt.Bucket) ([]Change, error) {
-		out = nil
+		out, renamed = nil, nil
 		m, err := loadMbox(tx, name)
 		if err != nil {
 			return nil, err
@@ -201,6 +202,10 @@ func (a *Account) StoreFlags(ctx context.Context, mailbox string, uids []uint32,
 			r.flags = nf
 			r.modseq = m.modseq()
 			m.count(r, +1)
+			if file := baseName(r.file) + nf.maildirInfo(); file != r.file {
+				renamed = append(renamed, fileRename{uid: uid, from: r.file})
+				r.file = file
+			}
 			if err := m.put(uid, r); err != nil {
 				return nil, err
 			}
@@ -213,6 +218,9 @@ func (a *Account) StoreFlags(ctx context.Context, mailbox string, uids []uint32,
 		}
 		return ch, m.save()
 	})
+	if err == nil && len(renamed) > 0 {
+		a.renameFiles(name, renamed)
+	}
 	return out, err
 }
 
@@ -305,7 +313,7 @@ func (a *Account) remove(ctx context.Context, mailbox string, uids []uint32, all
 func (a *Account) unlinkGone(keys []string) {
 	var ok []string
 	for _, k := range keys {
-		if err := removeFile(filepath.Join(a.dir, k)); err != nil {
+		if err := unlinkMessageFile(filepath.Join(a.dir, k)); err != nil {
 			a.store.log.Warn("storage: unlink expunged file", "account", a.name, "file", k, "err", err)
 			continue
 		}

@@ -43,7 +43,7 @@ func (a *Account) recover(stamps map[uint64]int64) error {
 			return err
 		}
 		for _, k := range keys {
-			if err := removeFile(filepath.Join(a.dir, filepath.Clean("/"+string(k)))); err != nil {
+			if err := unlinkMessageFile(filepath.Join(a.dir, filepath.Clean("/"+string(k)))); err != nil {
 				return err
 			}
 			if err := b.Delete(k); err != nil {

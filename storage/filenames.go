@@ -1,0 +1,90 @@
+package storage
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"go.etcd.io/bbolt"
+)
+
+// Maildir file names carry the standard flags in their info part
+// ("<base>:2,FRS", sorted letters: D draft, F flagged, R answered, S seen,
+// T trashed), so that any Maildir tool reading our folders sees them. The
+// index is the authority: a name that lags behind it (a crash between the
+// commit and the rename, or a rename that failed) is only cosmetic, since
+// every reader and recovery find a file by its base name (findByBase,
+// recoverMailbox).
+
+// fileRename is a message whose file name a flag change altered in the
+// index: from is the name it had before.
+type fileRename struct {
+	uid  uint32
+	from string
+}
+
+// renameFiles brings message file names in line with the index after a
+// flag change was committed. It reads each name from the index again, under
+// renameMu, so that when two changes race, the one that renames last leaves
+// the name the index holds, and a message expunged meanwhile is left alone
+// (unlinkMessageFile finds it under either name). Failures are logged, not
+// returned: the change itself is committed.
+func (a *Account) renameFiles(mailbox string, moved []fileRename) {
+	a.ns.RLock()
+	defer a.ns.RUnlock()
+	a.renameMu.Lock()
+	defer a.renameMu.Unlock()
+	cur := filepath.Join(a.mboxDir(mailbox), "cur")
+	err := a.view(func(tx *bbolt.Bucket) error {
+		m, err := loadMbox(tx, mailbox)
+		if err != nil {
+			return err
+		}
+		for _, mv := range moved {
+			r, err := m.get(mv.uid, true)
+			if err != nil || r == nil || r.file == mv.from {
+				continue // expunged, or changed back
+			}
+			to := filepath.Join(cur, r.file)
+			err = os.Rename(filepath.Join(cur, mv.from), to)
+			if !errors.Is(err, os.ErrNotExist) {
+				if err != nil {
+					a.store.log.Warn("storage: rename message file for its flags", "account", a.name, "file", mv.from, "err", err)
+				}
+				continue
+			}
+			// Not under the name this change found: another change
+			// renamed it first, or another Maildir tool did.
+			if _, err := os.Stat(to); err == nil {
+				continue
+			}
+			if alt := findByBase(cur, baseName(r.file)); alt != "" {
+				if err := os.Rename(filepath.Join(cur, alt), to); err != nil {
+					a.store.log.Warn("storage: rename message file for its flags", "account", a.name, "file", alt, "err", err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrNoMailbox) {
+		a.store.log.Warn("storage: rename message files for their flags", "account", a.name, "mailbox", mailbox, "err", err)
+	}
+}
+
+// unlinkMessageFile removes a message file named path, or, when the info
+// part of its name has changed since path was recorded (a flag change
+// racing with an expunge, or another Maildir tool), the file in the same
+// directory with the same base name. A file already gone is no error.
+// Unlinking only the exact name would leave such a file behind, and
+// recovery would bring the expunged message back as a new one.
+func unlinkMessageFile(path string) error {
+	err := os.Remove(path)
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if alt := findByBase(dir, baseName(filepath.Base(path))); alt != "" {
+		return removeFile(filepath.Join(dir, alt))
+	}
+	return nil
+}
