@@ -96,3 +96,57 @@ func TestMaildirChangedFromOutside(t *testing.T) {
 		t.Errorf("dropped-in got UID %d, want above %v", uid, before)
 	}
 }
+
+// TestMaildirFileNamesShowFlags: flags set over IMAP show in the Maildir
+// file names (the ":2," info part), so that another Maildir tool reading
+// the folder, or a backup restored into one, sees what was read, flagged
+// or answered.
+func TestMaildirFileNamesShowFlags(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t, "")
+	in.mustPostel("", "domain", "add", "example.com")
+	in.mustPostel("bob-pw-12\n", "user", "add", "bob@example.com", "--password-stdin")
+	in.start()
+	for _, s := range []string{"read-me", "leave-me"} {
+		if err := sendInbound(in.addr("smtp"), "bob@example.com", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uids := imapSubjects(t, in.addr("imaps"), "bob@example.com", "bob-pw-12")
+	c, err := imapclient.DialTLS(in.addr("imaps"), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("bob@example.com", "bob-pw-12").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	store := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen, imap.FlagFlagged, imap.FlagAnswered}, Silent: true}
+	if err := c.Store(imap.UIDSetNum(uids["read-me"]), store, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	inbox := filepath.Join(in.dir, "data", "mail", "bob@example.com", "cur")
+	ents, err := os.ReadDir(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(inbox, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"read-me", "leave-me"} {
+			if strings.Contains(string(b), "Subject: "+s) {
+				_, info, _ := strings.Cut(e.Name(), ":")
+				infos[s] = info
+			}
+		}
+	}
+	if infos["read-me"] != "2,FRS" || infos["leave-me"] != "2," {
+		t.Errorf("info parts %q, want read-me 2,FRS and leave-me 2,", infos)
+	}
+}
