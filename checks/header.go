@@ -6,9 +6,8 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"postel/internal/dnsname"
 	"strings"
-
-	"golang.org/x/net/idna"
 )
 
 // headerField is one field of a message header as received: Name is the
@@ -146,30 +145,9 @@ func unfold(v string) string {
 	return string(b)
 }
 
-// normalizeDomain lower-cases d, drops a trailing dot and converts a
-// U-label domain to its A-label form, so that names compare equal and can
-// be queried in DNS. It returns "" for something that is not a domain.
-func normalizeDomain(d string) string {
-	d = strings.TrimSuffix(strings.TrimSpace(d), ".")
-	if d == "" || strings.HasPrefix(d, "[") {
-		return "" // empty or an address literal
-	}
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			a, err := idna.Lookup.ToASCII(d)
-			if err != nil {
-				return ""
-			}
-			d = a
-			break
-		}
-	}
-	d = strings.ToLower(d)
-	if strings.ContainsAny(d, " \t\r\n@;()<>\"\\,") {
-		return ""
-	}
-	return d
-}
+// normalizeDomain is dnsname.Normalize: the form of a domain in which
+// names compare equal and are queried.
+func normalizeDomain(d string) string { return dnsname.Normalize(d) }
 
 // sanitize makes s safe to put in a log or a header: control characters
 // become '?', and it is cut to at most max bytes.

@@ -3,11 +3,10 @@ package dkimverify
 import (
 	"encoding/base64"
 	"errors"
+	"postel/internal/dnsname"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/net/idna"
 )
 
 // Field is one header field as received: its name (white space around it
@@ -113,7 +112,7 @@ func parseSignature(index int, raw []byte) *Signature {
 			return s
 		}
 	}
-	if s.lookupDomain = keyDomain(s.Domain); s.lookupDomain == "" || s.Selector == "" {
+	if s.lookupDomain = dnsname.Normalize(s.Domain); s.lookupDomain == "" || s.Selector == "" {
 		s.Err = unusable("malformed d= or s=")
 		return s
 	}
@@ -225,27 +224,6 @@ func canonByName(name string) (canonicalization, bool) {
 		return relaxed, true
 	}
 	return simple, false
-}
-
-// keyDomain returns d= as it is queried: lower case, A-labels, no
-// trailing dot; "" when it is not a domain name.
-func keyDomain(d string) string {
-	d = strings.TrimSuffix(d, ".")
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			a, err := idna.Lookup.ToASCII(d)
-			if err != nil {
-				return ""
-			}
-			d = a
-			break
-		}
-	}
-	d = strings.ToLower(d)
-	if d == "" || strings.ContainsAny(d, "@;:/\\\"()<>,[] \t") {
-		return ""
-	}
-	return d
 }
 
 // inDomain reports whether name is domain or a subdomain of it, ignoring
