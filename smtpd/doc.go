@@ -6,8 +6,9 @@
 // is never offered, authenticated or not), runs the optional inbound
 // checks (SPF/DKIM/DMARC, package checks) and delivers through package
 // delivery. Submission mode requires AUTH (only after TLS, except from
-// loopback), checks that the account owns the envelope sender and the
-// From: header, adds Message-ID and Date when missing (RFC 6409 8),
+// loopback), checks that the account owns the envelope sender and every
+// address of the From: and Sender: headers, adds Message-ID and Date when
+// missing (RFC 6409 8),
 // delivers local recipients directly and hands remote ones to the
 // outbound queue.
 //

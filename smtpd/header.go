@@ -13,6 +13,7 @@ import (
 // headerInfo is what submission needs to know about a message header.
 type headerInfo struct {
 	From         []string // every address of every From: field
+	Sender       []string // every address of every Sender: field
 	HasMessageID bool
 	HasDate      bool
 }
@@ -42,6 +43,12 @@ func scanHeader(r io.Reader, limit int) (headerInfo, error) {
 				return errHeaderSyntax
 			}
 			hi.From = append(hi.From, addrs...)
+		case "sender":
+			addrs, err := parseAddresses(value.String())
+			if err != nil {
+				return errHeaderSyntax
+			}
+			hi.Sender = append(hi.Sender, addrs...)
 		case "message-id":
 			hi.HasMessageID = true
 		case "date":

@@ -98,6 +98,12 @@ func (s *session) submit(sp *spool, id string, now time.Time) (result, error) {
 			return result{}, errFromNotOwner
 		}
 	}
+	for _, a := range hi.Sender {
+		if !s.srv.opts.Auth.CanSendAs(s.conn.ctx, s.account, a) {
+			s.logger.Info("message refused", "reason", "Sender: not owned", "sender_header", sanitizeLog(a))
+			return result{}, errSenderNotOwner
+		}
+	}
 	var pre strings.Builder
 	pre.Write(s.received(id, now))
 	// RFC 6409 8.2 and 8.3: the MSA may add a missing Date and Message-ID.

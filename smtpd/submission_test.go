@@ -116,8 +116,19 @@ func TestSubmissionSenderOwnership(t *testing.T) {
 	c.cmd("DATA", `^354`)
 	c.send("From: =?koi8-r?B?4snMzA==?= <Bob+x@Example.com>\r\nSubject: ok\r\n\r\nx\r\n.\r\n")
 	c.expect(`^250 2\.0\.0`)
-	if n := len(e.queue.all()); n != 1 {
-		t.Errorf("queue has %d messages, want 1", n)
+	// Sender: says who sent it on the authors' behalf: the user's too.
+	c.cmd("MAIL FROM:<bob@example.com>", `^250`)
+	c.cmd("RCPT TO:<friend@elsewhere.org>", `^250`)
+	c.cmd("DATA", `^354`)
+	c.send("From: Bob <bob@example.com>\r\nSender: Carol <carol@example.com>\r\nSubject: on behalf\r\n\r\nx\r\n.\r\n")
+	c.expect(`^550 5\.7\.1 Sender: header`)
+	c.cmd("MAIL FROM:<bob@example.com>", `^250`)
+	c.cmd("RCPT TO:<friend@elsewhere.org>", `^250`)
+	c.cmd("DATA", `^354`)
+	c.send("From: Team <team@example.com>\r\nSender: Bob <bob@example.com>\r\nSubject: for the team\r\n\r\nx\r\n.\r\n")
+	c.expect(`^250 2\.0\.0`)
+	if n := len(e.queue.all()); n != 2 {
+		t.Errorf("queue has %d messages, want 2", n)
 	}
 }
 
