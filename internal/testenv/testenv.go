@@ -76,3 +76,26 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// PythonOf returns the interpreter named in the #! line of a Python
+// tool (RequireTool's rules apply to the tool): the python3 that has the
+// tool's modules installed, which need not be the first python3 on PATH
+// (a pyenv shim does not see Debian's python3-* packages).
+func PythonOf(t testing.TB, tool string) string {
+	t.Helper()
+	path := RequireTool(t, tool)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	interp, ok := strings.CutPrefix(line, "#!")
+	if f := strings.Fields(interp); ok && len(f) > 0 {
+		if f[0] == "/usr/bin/env" && len(f) > 1 {
+			return RequireTool(t, f[1])
+		}
+		return f[0]
+	}
+	t.Fatalf("%s has no #! line", path)
+	return ""
+}
