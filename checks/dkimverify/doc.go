@@ -22,7 +22,11 @@
 //     bits (RFC 8301 3.2);
 //   - a signature with l= (body length) fails: it lets anyone append to
 //     the signed body, so it proves nothing about what the reader sees;
-//   - lines ending in a bare LF are read as ending in CRLF;
+//   - lines ending in a bare LF are read as ending in CRLF, and a CR
+//     without LF ends a line too in relaxed body canonicalization
+//     (dkimpy, TestVerifiesDkimpySignatures's other reference, reads
+//     it as content; smtpd refuses both, RFC 5321 2.3.8, so no message
+//     we receive or sign has one);
 //   - several TXT records for one selector are a permerror (RFC 6376
 //     3.6.2.2 leaves the outcome undefined).
 //
