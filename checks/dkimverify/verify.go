@@ -70,19 +70,18 @@ func HashBodies(r io.Reader, sigs []*Signature) error {
 		w = io.MultiWriter(ws...)
 	}
 	err := copyBody(w, r)
-	for _, h := range hashers {
-		if h != nil {
-			defer h.release()
+	var sums [2][]byte
+	for c, h := range hashers {
+		if h == nil {
+			continue
 		}
+		if err == nil {
+			sums[c] = h.sum()
+		}
+		h.release()
 	}
 	if err != nil {
 		return err
-	}
-	var sums [2][]byte
-	for c, h := range hashers {
-		if h != nil {
-			sums[c] = h.sum()
-		}
 	}
 	for _, s := range sigs {
 		if s.Err != nil || s.hasLength {
