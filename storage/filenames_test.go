@@ -137,3 +137,33 @@ func TestExpungeFindsRenamedFile(t *testing.T) {
 		t.Fatalf("expunged messages came back: %v", uids)
 	}
 }
+
+// TestRenameInboxFindsStaleName: RENAME INBOX moves every message, also
+// one whose file name lags behind the index.
+func TestRenameInboxFindsStaleName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	a := testAccount(t, s)
+	uid := appendMsg(t, a, "INBOX", "Subject: x\r\n\r\nbody\r\n")
+	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Seen`}); err != nil {
+		t.Fatal(err)
+	}
+	name := curFiles(t, dir)[0]
+	cur := filepath.Join(dir, acct, "cur")
+	if err := os.Rename(filepath.Join(cur, name), filepath.Join(cur, baseName(name)+":2,")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RenameMailbox(t.Context(), "INBOX", "Old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, uids := listUIDs(t, a, "Old"); len(uids) != 1 {
+		t.Fatalf("Old holds %v", uids)
+	}
+	if _, uids := listUIDs(t, a, "INBOX"); len(uids) != 0 {
+		t.Fatalf("INBOX still holds %v", uids)
+	}
+	if got := body(t, a, "Old", 1); got != "Subject: x\r\n\r\nbody\r\n" {
+		t.Fatalf("moved message reads %q", got)
+	}
+}
