@@ -15,6 +15,11 @@ func adminScenario(t *testing.T, in *instance) {
 	if out := in.mustPostel("", "domain", "list"); !strings.Contains(out, "example.com") {
 		t.Errorf("domain list = %q", out)
 	}
+	// The DNS records to publish name this server's host and its ports.
+	if out := in.mustPostel("", "domain", "records", "example.com"); !strings.Contains(out, "IN MX    10 ") ||
+		!strings.Contains(out, `"v=spf1 mx -all"`) || !strings.Contains(out, "_submissions._tcp.example.com.") {
+		t.Errorf("domain records = %q", out)
+	}
 	// Flags after the arguments, password from stdin.
 	in.mustPostel("s3cret-pass\n", "user", "add", "bob@example.com", "--password-stdin")
 	// Generated password is printed.

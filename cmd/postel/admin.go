@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"postel/auth"
@@ -74,7 +76,7 @@ func runAdminDirect(ctx context.Context, cfg config.Config, req control.Request)
 		return "", fmt.Errorf("opening account database: %w", err)
 	}
 	defer db.Close()
-	svc := &admin.Service{Accounts: db}
+	svc := &admin.Service{Accounts: db, DKIMDir: p.dkim, Host: hostFor(cfg)}
 	if strings.HasPrefix(req.Cmd, "queue.") || strings.HasPrefix(req.Cmd, "dkim.") {
 		closeExtras, err := attachOutbound(cfg, svc, db, discardLogger())
 		if err != nil {
@@ -96,4 +98,23 @@ func readPassword(r io.Reader) (string, error) {
 		return "", errors.New("--password-stdin: empty password")
 	}
 	return pw, nil
+}
+
+// hostFor describes the configured server for `domain records`: its host
+// name, the ports of the client services it listens on, and the
+// smarthost, if any.
+func hostFor(cfg config.Config) *admin.Host {
+	ports := map[string]int{}
+	for svc, addr := range map[string]string{
+		"submissions": cfg.Listen.Submissions, "submission": cfg.Listen.Submission,
+		"imaps": cfg.Listen.IMAPS, "imap": cfg.Listen.IMAP,
+		"pop3s": cfg.Listen.POP3S, "pop3": cfg.Listen.POP3,
+	} {
+		if _, port, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.Atoi(port); err == nil {
+				ports[svc] = n
+			}
+		}
+	}
+	return &admin.Host{Name: cfg.Hostname, Ports: ports, Smarthost: cfg.Outbound.Smarthost}
 }

@@ -2,7 +2,7 @@
 //
 //	postel serve [--config FILE]
 //	postel config check --config FILE
-//	postel domain add|list|remove ...
+//	postel domain add|list|records|remove ...
 //	postel user add|list|remove|passwd|quota ...
 //	postel alias add|list|remove ...
 //	postel queue list|retry|remove ...
@@ -59,6 +59,7 @@ func commands() []command {
 		{path: "config check", help: "check a config file and report every problem", maxArgs: 0, flags: configFlag, run: runConfigCheck},
 		{path: "domain add", args: "DOMAIN", help: "add a local domain", minArgs: 1, maxArgs: 1, flags: configFlag, run: admin("domain.add")},
 		{path: "domain list", help: "list local domains", flags: configFlag, run: admin("domain.list")},
+		{path: "domain records", args: "DOMAIN", help: "print the DNS records the domain needs (MX, SPF, DKIM, DMARC, SRV for mail clients)", minArgs: 1, maxArgs: 1, flags: configFlag, run: admin("domain.records")},
 		{path: "domain remove", args: "DOMAIN", help: "remove a domain that has no users or aliases", minArgs: 1, maxArgs: 1, flags: configFlag, run: admin("domain.remove")},
 		{path: "user add", args: "ADDRESS", help: "add a user (mail account)", minArgs: 1, maxArgs: 1, flags: passwordFlags, run: admin("user.add")},
 		{path: "user list", help: "list users with their quotas", flags: configFlag, run: admin("user.list")},

@@ -92,7 +92,7 @@ func start(cfg config.Config, logger *slog.Logger) (s *server, err error) {
 	if s.tls, err = loadTLS(cfg, p); err != nil {
 		return nil, err
 	}
-	svc := &admin.Service{Accounts: s.auth}
+	svc := &admin.Service{Accounts: s.auth, DKIMDir: p.dkim, Host: hostFor(cfg)}
 	if err := s.startServices(svc); err != nil {
 		return nil, err
 	}

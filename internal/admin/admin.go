@@ -39,6 +39,9 @@ type Service struct {
 	Queue QueueAdmin
 	// DKIMDir is where DKIM keys live ("" = not available).
 	DKIMDir string
+	// Host describes this server for `domain records` (nil = not
+	// available).
+	Host *Host
 }
 
 // Handle executes one request; it is a control.Handler.
@@ -60,6 +63,8 @@ func (s *Service) Handle(ctx context.Context, req control.Request) (string, erro
 			return "", err
 		}
 		return "", explain(s.Accounts.RemoveDomain(ctx, req.Args[0]), "domain", req.Args[0])
+	case "domain.records":
+		return s.domainRecords(ctx, req)
 	case "domain.list":
 		ds, err := s.Accounts.Domains(ctx)
 		return lines(ds), err
