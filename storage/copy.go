@@ -2,9 +2,7 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 
 	"go.etcd.io/bbolt"
 )
@@ -87,14 +85,11 @@ func (a *Account) transfer(ctx context.Context, src string, uids []uint32, dst s
 	for i := range items {
 		it := &items[i]
 		it.file = a.store.names.next() + it.rec.flags.maildirInfo()
-		err := linkOrCopy(scur+it.rec.file, dcur+it.file, a.noSync)
-		if errors.Is(err, os.ErrNotExist) {
-			// A flag change (or another Maildir tool) renamed the
-			// file since we read its name.
-			if alt := findByBase(scur, baseName(it.rec.file)); alt != "" {
-				err = linkOrCopy(scur+alt, dcur+it.file, a.noSync)
-			}
-		}
+		// A flag change (or another Maildir tool) may have renamed
+		// the file since we read its name.
+		err := byCurrentName(scur, it.rec.file, func(path string) error {
+			return linkOrCopy(path, dcur+it.file, a.noSync)
+		})
 		if err != nil {
 			undo()
 			return 0, nil, nil, fmt.Errorf("storage: copy %s UID %d: %w", sname, it.uid, err)

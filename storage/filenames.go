@@ -45,23 +45,14 @@ func (a *Account) renameFiles(mailbox string, moved []fileRename) {
 			if err != nil || r == nil || r.file == mv.from {
 				continue // expunged, or changed back
 			}
+			// The file may not be under the name this change found:
+			// another change renamed it first (perhaps already to
+			// r.file, a rename onto itself), or another Maildir tool
+			// did. No file at all: an expunge got there first.
 			to := filepath.Join(cur, r.file)
-			err = os.Rename(filepath.Join(cur, mv.from), to)
-			if !errors.Is(err, os.ErrNotExist) {
-				if err != nil {
-					a.store.log.Warn("storage: rename message file for its flags", "account", a.name, "file", mv.from, "err", err)
-				}
-				continue
-			}
-			// Not under the name this change found: another change
-			// renamed it first, or another Maildir tool did.
-			if _, err := os.Stat(to); err == nil {
-				continue
-			}
-			if alt := findByBase(cur, baseName(r.file)); alt != "" {
-				if err := os.Rename(filepath.Join(cur, alt), to); err != nil {
-					a.store.log.Warn("storage: rename message file for its flags", "account", a.name, "file", alt, "err", err)
-				}
+			err = byCurrentName(cur, mv.from, func(path string) error { return os.Rename(path, to) })
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				a.store.log.Warn("storage: rename message file for its flags", "account", a.name, "file", mv.from, "err", err)
 			}
 		}
 		return nil
@@ -78,13 +69,26 @@ func (a *Account) renameFiles(mailbox string, moved []fileRename) {
 // Unlinking only the exact name would leave such a file behind, and
 // recovery would bring the expunged message back as a new one.
 func unlinkMessageFile(path string) error {
-	err := os.Remove(path)
-	if !errors.Is(err, os.ErrNotExist) {
-		return err
+	err := byCurrentName(filepath.Dir(path), filepath.Base(path), os.Remove)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	dir := filepath.Dir(path)
-	if alt := findByBase(dir, baseName(filepath.Base(path))); alt != "" {
-		return removeFile(filepath.Join(dir, alt))
+	return err
+}
+
+// byCurrentName runs op on the message file named file in dir and, when
+// that name no longer exists because the info part changed (a flag rename
+// running at the same time, or another Maildir tool), on the file with
+// the same base name, a few times over in case the name keeps changing.
+// op's error is returned; os.ErrNotExist once no such file is left.
+func byCurrentName(dir, file string, op func(path string) error) error {
+	err := op(filepath.Join(dir, file))
+	for try := 0; try < 3 && errors.Is(err, os.ErrNotExist); try++ {
+		alt := findByBase(dir, baseName(file))
+		if alt == "" {
+			break
+		}
+		err = op(filepath.Join(dir, alt))
 	}
-	return nil
+	return err
 }

@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 )
 
@@ -165,5 +167,109 @@ func TestRenameInboxFindsStaleName(t *testing.T) {
 	}
 	if got := body(t, a, "Old", 1); got != "Subject: x\r\n\r\nbody\r\n" {
 		t.Fatalf("moved message reads %q", got)
+	}
+}
+
+// TestFlagRenamesUnderConcurrency: sessions changing flags on the same
+// messages at once, while others copy, move and expunge them, leave every
+// indexed message with exactly one file, named as the index says once the
+// last change is done, and no file the index does not know: a reopen
+// (recovery) brings back no expunged message and loses none.
+func TestFlagRenamesUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	a := testAccount(t, s)
+	ctx := t.Context()
+	if err := a.CreateMailbox(ctx, "Kept", ""); err != nil {
+		t.Fatal(err)
+	}
+	var uids []uint32
+	for i := range 40 {
+		uids = append(uids, appendMsg(t, a, "INBOX", fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i)))
+	}
+	flags := []string{`\Seen`, `\Flagged`, `\Answered`, `\Draft`}
+	// The flag workers race with the copies, the moves and each other;
+	// not with the expunges, whose \Deleted a FlagsReplace would undo.
+	racing := append(append([]uint32(nil), uids[:20]...), uids[30:]...)
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range 60 {
+				set := []uint32{racing[(w*7+i)%len(racing)], racing[(w*11+i*3)%len(racing)]}
+				op := []FlagOp{FlagsAdd, FlagsRemove, FlagsReplace}[(w+i)%3]
+				if _, err := a.StoreFlags(ctx, "INBOX", set, op, flags[(w+i)%4:(w+i)%4+1]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; i < 10; i++ {
+			if _, _, _, err := a.Copy(ctx, "INBOX", []uint32{uids[i]}, "Kept"); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := 10; i < 20; i++ {
+			if _, _, _, err := a.Move(ctx, "INBOX", []uint32{uids[i]}, "Kept"); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := 20; i < 30; i++ {
+			if _, err := a.StoreFlags(ctx, "INBOX", []uint32{uids[i]}, FlagsAdd, []string{`\Deleted`}); err != nil {
+				t.Error(err)
+			}
+			if _, err := a.Expunge(ctx, "INBOX", []uint32{uids[i]}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	check := func(a *Account) map[string][]uint32 {
+		t.Helper()
+		out := map[string][]uint32{}
+		for _, mbox := range []string{"INBOX", "Kept"} {
+			_, ms, err := a.List(ctx, mbox)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]bool{}
+			ents, err := os.ReadDir(filepath.Join(a.mboxDir(mbox), "cur"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				files[e.Name()] = true
+			}
+			for _, m := range ms {
+				want := indexedFile(t, a, mbox, m.UID)
+				if !files[want] {
+					t.Errorf("%s UID %d: no file %s (have %v)", mbox, m.UID, want, files)
+				}
+				delete(files, want)
+				out[mbox] = append(out[mbox], m.UID)
+			}
+			if len(files) != 0 {
+				t.Errorf("%s: files the index does not know: %v", mbox, files)
+			}
+		}
+		return out
+	}
+	before := check(a)
+	if len(before["INBOX"]) != 20 || len(before["Kept"]) != 20 {
+		t.Fatalf("INBOX %d, Kept %d messages; want 20 and 20", len(before["INBOX"]), len(before["Kept"]))
+	}
+	s.Close()
+	a = testAccount(t, openTest(t, dir))
+	if after := check(a); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("after reopen %v, before %v", after, before)
 	}
 }

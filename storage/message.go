@@ -131,14 +131,11 @@ func (a *Account) Open(ctx context.Context, mailbox string, uid uint32) (io.Read
 	if err != nil {
 		return nil, 0, err
 	}
-	cur := filepath.Join(a.mboxDir(name), "cur")
-	f, err := os.Open(filepath.Join(cur, file))
-	if errors.Is(err, os.ErrNotExist) {
-		// Another Maildir tool may have changed the info part of the name.
-		if alt := findByBase(cur, baseName(file)); alt != "" {
-			f, err = os.Open(filepath.Join(cur, alt))
-		}
-	}
+	var f *os.File
+	err = byCurrentName(filepath.Join(a.mboxDir(name), "cur"), file, func(path string) (err error) {
+		f, err = os.Open(path)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, 0, fmt.Errorf("%w: %s UID %d file missing", ErrNoMessage, name, uid)

@@ -204,14 +204,9 @@ func (a *Account) renameInbox(ctx context.Context, newName string) error {
 	src, dst := a.mboxDir(Inbox)+"/cur/", a.mboxDir(newName)+"/cur/"
 	moved := make(map[uint32]bool, len(items))
 	for _, it := range items {
-		err := os.Rename(src+it.file, dst+it.file)
-		if os.IsNotExist(err) {
-			// The info part of the name lags behind the index (a crash
-			// before a flag rename, or another Maildir tool).
-			if alt := findByBase(src, baseName(it.file)); alt != "" {
-				err = os.Rename(src+alt, dst+it.file)
-			}
-		}
+		// The info part of the name may lag behind the index (a crash
+		// before a flag rename, or another Maildir tool).
+		err := byCurrentName(src, it.file, func(path string) error { return os.Rename(path, dst+it.file) })
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue // vanished; recovery will expunge it

@@ -210,12 +210,11 @@ func (s *searcher) load(m *searchMsg) {
 		return
 	}
 	m.loaded = true
-	b, err := os.ReadFile(filepath.Join(s.cur, m.rec.file))
-	if err != nil {
-		if alt := findByBase(s.cur, baseName(m.rec.file)); alt != "" {
-			b, _ = os.ReadFile(filepath.Join(s.cur, alt))
-		}
-	}
+	var b []byte
+	_ = byCurrentName(s.cur, m.rec.file, func(path string) (err error) {
+		b, err = os.ReadFile(path)
+		return err
+	})
 	m.body = b
 	m.hdr, _ = splitMessage(b)
 }
