@@ -24,6 +24,30 @@ func curFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// flaggedMessage opens a store in a new directory and appends one message
+// to INBOX with flag set.
+func flaggedMessage(t *testing.T, subject, flag string) (dir string, s *Store, a *Account, uid uint32) {
+	t.Helper()
+	dir = t.TempDir()
+	s = openTest(t, dir)
+	a = testAccount(t, s)
+	uid = appendMsg(t, a, "INBOX", "Subject: "+subject+"\r\n\r\nbody\r\n")
+	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{flag}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, s, a, uid
+}
+
+// renameInCur renames an INBOX file behind the store's back, as another
+// Maildir tool (or a crash before a flag rename) leaves it.
+func renameInCur(t *testing.T, dir, from, to string) {
+	t.Helper()
+	cur := filepath.Join(dir, acct, "cur")
+	if err := os.Rename(filepath.Join(cur, from), filepath.Join(cur, to)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestFlagsInFileNames: a flag change renames the file so that its info
 // part shows the standard flags, as other Maildir tools expect; keywords
 // and unchanged flags rename nothing, and the message stays readable.
@@ -66,21 +90,12 @@ func TestFlagsInFileNames(t *testing.T) {
 // index's flags, stays readable, and the next change renames it.
 func TestStaleFileNameAfterCrash(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openTest(t, dir)
-	a := testAccount(t, s)
-	uid := appendMsg(t, a, "INBOX", "Subject: x\r\n\r\nbody\r\n")
-	old := curFiles(t, dir)[0]
-	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Seen`}); err != nil {
-		t.Fatal(err)
-	}
+	dir, s, _, uid := flaggedMessage(t, "x", `\Seen`)
+	seen := curFiles(t, dir)[0]
 	// Undo the rename, as if the process had died before it.
-	cur := filepath.Join(dir, acct, "cur")
-	if err := os.Rename(filepath.Join(cur, baseName(old)+":2,S"), filepath.Join(cur, old)); err != nil {
-		t.Fatal(err)
-	}
+	renameInCur(t, dir, seen, baseName(seen)+":2,")
 	s.Close()
-	a = testAccount(t, openTest(t, dir))
+	a := testAccount(t, openTest(t, dir))
 	_, ms, err := a.List(t.Context(), "INBOX")
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +106,7 @@ func TestStaleFileNameAfterCrash(t *testing.T) {
 	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Flagged`}); err != nil {
 		t.Fatal(err)
 	}
-	if got := curFiles(t, dir); len(got) != 1 || got[0] != baseName(old)+":2,FS" {
+	if got := curFiles(t, dir); len(got) != 1 || got[0] != baseName(seen)+":2,FS" {
 		t.Fatalf("cur/ holds %q", got)
 	}
 }
@@ -102,13 +117,7 @@ func TestStaleFileNameAfterCrash(t *testing.T) {
 // recovery would adopt it and the expunged message would come back.
 func TestExpungeFindsRenamedFile(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openTest(t, dir)
-	a := testAccount(t, s)
-	uid := appendMsg(t, a, "INBOX", "Subject: x\r\n\r\nbody\r\n")
-	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Deleted`}); err != nil {
-		t.Fatal(err)
-	}
+	dir, s, a, _ := flaggedMessage(t, "x", `\Deleted`)
 	name := curFiles(t, dir)[0]
 	cur := filepath.Join(dir, acct, "cur")
 	if err := unlinkMessageFile(filepath.Join(cur, baseName(name)+":2,ST")); err != nil {
@@ -118,14 +127,12 @@ func TestExpungeFindsRenamedFile(t *testing.T) {
 		t.Fatalf("cur/ still holds %q", got)
 	}
 	// And through Expunge, with the file renamed behind the index.
-	uid = appendMsg(t, a, "INBOX", "Subject: y\r\n\r\nbody\r\n")
+	uid := appendMsg(t, a, "INBOX", "Subject: y\r\n\r\nbody\r\n")
 	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Deleted`}); err != nil {
 		t.Fatal(err)
 	}
 	name = curFiles(t, dir)[0]
-	if err := os.Rename(filepath.Join(cur, name), filepath.Join(cur, baseName(name)+":2,ST")); err != nil {
-		t.Fatal(err)
-	}
+	renameInCur(t, dir, name, baseName(name)+":2,ST")
 	// Both messages go: the first one's file is already gone.
 	if got, err := a.Expunge(t.Context(), "INBOX", nil); err != nil || len(got) != 2 {
 		t.Fatalf("expunged %v, %v", got, err)
@@ -144,18 +151,9 @@ func TestExpungeFindsRenamedFile(t *testing.T) {
 // one whose file name lags behind the index.
 func TestRenameInboxFindsStaleName(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openTest(t, dir)
-	a := testAccount(t, s)
-	uid := appendMsg(t, a, "INBOX", "Subject: x\r\n\r\nbody\r\n")
-	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Seen`}); err != nil {
-		t.Fatal(err)
-	}
+	dir, _, a, _ := flaggedMessage(t, "x", `\Seen`)
 	name := curFiles(t, dir)[0]
-	cur := filepath.Join(dir, acct, "cur")
-	if err := os.Rename(filepath.Join(cur, name), filepath.Join(cur, baseName(name)+":2,")); err != nil {
-		t.Fatal(err)
-	}
+	renameInCur(t, dir, name, baseName(name)+":2,")
 	if err := a.RenameMailbox(t.Context(), "INBOX", "Old"); err != nil {
 		t.Fatal(err)
 	}
