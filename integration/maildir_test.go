@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
+	"postel/internal/testenv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -128,25 +130,27 @@ func TestMaildirFileNamesShowFlags(t *testing.T) {
 	if err := c.Store(imap.UIDSetNum(uids["read-me"]), store, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The files are renamed in the background after the STORE answers.
 	inbox := filepath.Join(in.dir, "data", "mail", "bob@example.com", "cur")
-	ents, err := os.ReadDir(inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
 	infos := map[string]string{}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(inbox, e.Name()))
+	testenv.WaitFor(t, 10*time.Second, "flags in file names", func() bool {
+		ents, err := os.ReadDir(inbox)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{"read-me", "leave-me"} {
-			if strings.Contains(string(b), "Subject: "+s) {
-				_, info, _ := strings.Cut(e.Name(), ":")
-				infos[s] = info
+		clear(infos)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(inbox, e.Name()))
+			if err != nil {
+				return false // renamed while we looked
+			}
+			for _, s := range []string{"read-me", "leave-me"} {
+				if strings.Contains(string(b), "Subject: "+s) {
+					_, info, _ := strings.Cut(e.Name(), ":")
+					infos[s] = info
+				}
 			}
 		}
-	}
-	if infos["read-me"] != "2,FRS" || infos["leave-me"] != "2," {
-		t.Errorf("info parts %q, want read-me 2,FRS and leave-me 2,", infos)
-	}
+		return infos["read-me"] == "2,FRS" && infos["leave-me"] == "2,"
+	})
 }

@@ -41,8 +41,8 @@ type Account struct {
 	subsMu sync.Mutex
 	subs   map[*Subscription]struct{}
 
-	// renameMu orders the renames that follow flag changes (filenames.go).
-	renameMu sync.Mutex
+	// renamer renames files after flag changes (filenames.go).
+	renamer renamer
 
 	pop3Mu   sync.Mutex
 	pop3Held bool
@@ -61,6 +61,7 @@ func (s *Store) openAccount(name string) (*Account, error) {
 	}
 	a := &Account{store: s, name: name, key: []byte(name), dir: dir, noSync: s.opts.NoSync,
 		subs: make(map[*Subscription]struct{})}
+	a.renamer.idle.L = &a.renamer.mu
 	var stamps map[uint64]int64
 	imported := false
 	if err := s.db.Update(func(btx *bbolt.Tx) error {
@@ -121,6 +122,8 @@ func (a *Account) close() error {
 		if a.commit != nil {
 			a.commit.close()
 		}
+		// Before the stamps: they record cur/ as the renames leave it.
+		a.waitRenames(true)
 		a.closeSubs()
 		a.ns.Lock()
 		if err := a.writeStamps(); err != nil {

@@ -54,8 +54,9 @@
 // List decodes, and apart from it the cached envelope and body structure
 // (JSON) that only Fetch reads. The index is the authority for flags;
 // the standard ones are mirrored in the file name's ":2," info when a file
-// is written and renamed after each flag change (filenames.go), so that
-// other Maildir tools see them. A name lagging behind the index is only
+// is written and renamed after each flag change, in the background once
+// the change is committed (filenames.go), so that other Maildir tools see
+// them. A name lagging behind the index is only
 // cosmetic: readers and recovery find a file by its base name.
 // UIDs only grow; every operation takes one new MODSEQ for the mailboxes
 // it changes, expunges included.

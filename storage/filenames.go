@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"go.etcd.io/bbolt"
 )
@@ -23,17 +24,79 @@ type fileRename struct {
 	from string
 }
 
+// renamer renames files after flag changes in the background, so that a
+// STORE on 100,000 messages answers once its index commit is done rather
+// than after 100,000 renames (benchmarks/storage.md). One goroutine per
+// account works through the batches in order while there are any.
+type renamer struct {
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when the worker stops
+	batches []renameBatch
+	running bool
+	closed  bool
+}
+
+type renameBatch struct {
+	mailbox string
+	moved   []fileRename
+}
+
+// rename queues a batch for a's worker, starting it if need be. After
+// close it does nothing: the names then lag behind the index, which
+// recovery and every reader tolerate.
+func (a *Account) rename(mailbox string, moved []fileRename) {
+	r := &a.renamer
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.batches = append(r.batches, renameBatch{mailbox, moved})
+	if !r.running {
+		r.running = true
+		go a.renameWorker()
+	}
+}
+
+func (a *Account) renameWorker() {
+	r := &a.renamer
+	for {
+		r.mu.Lock()
+		if len(r.batches) == 0 {
+			r.running = false
+			r.idle.Broadcast()
+			r.mu.Unlock()
+			return
+		}
+		b := r.batches[0]
+		r.batches = r.batches[1:]
+		r.mu.Unlock()
+		a.renameFiles(b.mailbox, b.moved)
+	}
+}
+
+// waitRenames returns once every queued rename is done; with stop, no
+// rename is queued after it (the account is closing).
+func (a *Account) waitRenames(stop bool) {
+	r := &a.renamer
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = r.closed || stop
+	for r.running {
+		r.idle.Wait()
+	}
+}
+
 // renameFiles brings message file names in line with the index after a
-// flag change was committed. It reads each name from the index again, under
-// renameMu, so that when two changes race, the one that renames last leaves
-// the name the index holds, and a message expunged meanwhile is left alone
-// (unlinkMessageFile finds it under either name). Failures are logged, not
-// returned: the change itself is committed.
+// flag change was committed; the account's renamer calls it, one batch at
+// a time, after StoreFlags has answered. It reads each name from the index
+// again, so that when two changes race, the batch renamed last leaves the
+// name the index holds, and a message expunged meanwhile is left alone
+// (unlinkMessageFile finds it under either name). Failures are logged:
+// the change itself is committed.
 func (a *Account) renameFiles(mailbox string, moved []fileRename) {
 	a.ns.RLock()
 	defer a.ns.RUnlock()
-	a.renameMu.Lock()
-	defer a.renameMu.Unlock()
 	cur := filepath.Join(a.mboxDir(mailbox), "cur")
 	err := a.view(func(tx *bbolt.Bucket) error {
 		m, err := loadMbox(tx, mailbox)

@@ -35,6 +35,7 @@ func flaggedMessage(t *testing.T, subject, flag string) (dir string, s *Store, a
 	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{flag}); err != nil {
 		t.Fatal(err)
 	}
+	a.waitRenames(false)
 	return dir, s, a, uid
 }
 
@@ -73,6 +74,7 @@ func TestFlagsInFileNames(t *testing.T) {
 		if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, step.op, step.flags); err != nil {
 			t.Fatal(err)
 		}
+		a.waitRenames(false)
 		if got := curFiles(t, dir); len(got) != 1 || got[0] != base+step.want {
 			t.Fatalf("after %v %v: cur/ holds %q, want %q", step.op, step.flags, got, base+step.want)
 		}
@@ -106,6 +108,7 @@ func TestStaleFileNameAfterCrash(t *testing.T) {
 	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Flagged`}); err != nil {
 		t.Fatal(err)
 	}
+	a.waitRenames(false)
 	if got := curFiles(t, dir); len(got) != 1 || got[0] != baseName(seen)+":2,FS" {
 		t.Fatalf("cur/ holds %q", got)
 	}
@@ -131,6 +134,7 @@ func TestExpungeFindsRenamedFile(t *testing.T) {
 	if _, err := a.StoreFlags(t.Context(), "INBOX", []uint32{uid}, FlagsAdd, []string{`\Deleted`}); err != nil {
 		t.Fatal(err)
 	}
+	a.waitRenames(false)
 	name = curFiles(t, dir)[0]
 	renameInCur(t, dir, name, baseName(name)+":2,ST")
 	// Both messages go: the first one's file is already gone.
@@ -228,6 +232,7 @@ func TestFlagRenamesUnderConcurrency(t *testing.T) {
 		}
 	})
 	wg.Wait()
+	a.waitRenames(false)
 	if t.Failed() {
 		return
 	}

@@ -216,7 +216,7 @@ func (a *Account) StoreFlags(ctx context.Context, mailbox string, uids []uint32,
 		return ch, m.save()
 	})
 	if err == nil && len(renamed) > 0 {
-		a.renameFiles(name, renamed)
+		a.rename(name, renamed)
 	}
 	return out, err
 }
