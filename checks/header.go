@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -28,6 +29,16 @@ type headerField struct {
 // with a nil error. A line starting with SP or HTAB continues the previous
 // field (RFC 5322 2.2.3), as DKIM signers split fields.
 func readHeader(r *bufio.Reader) (fields []headerField, raw []byte, err error) {
+	// The value of the field being read grows in value and becomes its
+	// Value when the next field starts: appending to the string itself
+	// would copy it once per continuation line, quadratic in the length
+	// of a field a sender folds into many short lines.
+	var value []byte
+	finish := func() {
+		if len(fields) > 0 {
+			fields[len(fields)-1].Value = string(value)
+		}
+	}
 	var line []byte
 	for {
 		line = line[:0]
@@ -40,22 +51,27 @@ func readHeader(r *bufio.Reader) (fields []headerField, raw []byte, err error) {
 			}
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
+			finish()
 			return fields, raw, err
 		}
 		start := len(raw)
 		raw = append(raw, line...)
-		text := strings.TrimRight(string(line), "\r\n")
+		text := bytes.TrimRight(line, "\r\n")
 		switch {
-		case text == "":
+		case len(text) == 0:
+			finish()
 			return fields, raw, nil // the empty line ending the header, or EOF
 		case (text[0] == ' ' || text[0] == '\t') && len(fields) > 0:
-			fields[len(fields)-1].Value += "\r\n" + text
+			value = append(append(value, '\r', '\n'), text...)
 			fields[len(fields)-1].End = len(raw)
 		default:
-			name, value, _ := strings.Cut(text, ":")
-			fields = append(fields, headerField{Name: strings.TrimSpace(name), Value: value, Start: start, End: len(raw)})
+			finish()
+			name, v, _ := bytes.Cut(text, []byte(":"))
+			value = append(value[:0], v...)
+			fields = append(fields, headerField{Name: string(bytes.TrimSpace(name)), Start: start, End: len(raw)})
 		}
 		if err != nil {
+			finish()
 			return fields, raw, nil // EOF without an empty line
 		}
 	}
