@@ -37,6 +37,8 @@ var (
 	errSenderNotOwner = reply(550, smtp.EnhancedCode{5, 7, 1}, "Sender: header address not owned by the authenticated user")
 	errNoFrom         = reply(550, smtp.EnhancedCode{5, 6, 0}, "Message has no From: header")
 	errBadHeader      = reply(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header")
+	// RFC 3463 5.3.4: message too big for system.
+	errHeaderTooLarge = reply(552, smtp.EnhancedCode{5, 3, 4}, "Message header too large")
 	errBareLine       = reply(550, smtp.EnhancedCode{5, 5, 2}, "Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 2.3.8)")
 	errLineTooLong    = reply(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 4.5.3.1.6)")
 	errUTF8Required   = reply(553, smtp.EnhancedCode{5, 6, 7}, "Non-ASCII address requires SMTPUTF8")

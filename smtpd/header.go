@@ -23,8 +23,18 @@ var (
 	errHeaderSyntax = errors.New("smtpd: malformed header")
 )
 
+// Submitted headers are bounded in bytes and in lines. Real clients send
+// a few kilobytes; the bounds keep the outbound DKIM signer, go-msgauth,
+// whose header reader copies a field once per continuation line, from
+// spending minutes on one message folded into many short lines (1 MB of
+// folds: about two minutes; within these bounds: well under a second).
+const (
+	maxSubmittedHeader      = 256 << 10
+	maxSubmittedHeaderLines = 10000
+)
+
 // scanHeader reads the header section (RFC 5322 2.2) of r, up to limit
-// bytes. A line that is neither a field, a continuation nor the blank line
+// bytes and maxSubmittedHeaderLines lines. A line that is neither a field, a continuation nor the blank line
 // is an error: submission refuses it rather than guess where the header
 // ends, since a From: after such a line would escape the ownership check
 // but might still be shown by a mail reader.
@@ -33,7 +43,7 @@ func scanHeader(r io.Reader, limit int) (headerInfo, error) {
 	br := bufio.NewReaderSize(r, 4096)
 	var name string
 	var value strings.Builder
-	total := 0
+	total, lines := 0, 0
 	flush := func() error {
 		defer value.Reset()
 		switch strings.ToLower(name) {
@@ -66,7 +76,8 @@ func scanHeader(r io.Reader, limit int) (headerInfo, error) {
 			err = err2
 		}
 		total += len(line)
-		if total > limit {
+		lines++
+		if total > limit || lines > maxSubmittedHeaderLines {
 			return hi, errHeaderTooBig
 		}
 		if len(line) == 0 && err == io.EOF {

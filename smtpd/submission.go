@@ -84,7 +84,11 @@ func (w *saslServer) Next(response []byte) (challenge []byte, done bool, err err
 // submit applies the submission rules to a spooled message and delivers
 // it: local recipients directly, remote ones through the queue.
 func (s *session) submit(sp *spool, id string, now time.Time) (result, error) {
-	hi, err := scanHeader(sp.Reader(), memSpoolLimit)
+	hi, err := scanHeader(sp.Reader(), maxSubmittedHeader)
+	if errors.Is(err, errHeaderTooBig) {
+		s.logger.Info("message refused", "reason", "header too large", "err", err)
+		return result{}, errHeaderTooLarge
+	}
 	if err != nil {
 		s.logger.Info("message refused", "reason", "header", "err", err)
 		return result{}, errBadHeader

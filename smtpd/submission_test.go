@@ -249,3 +249,27 @@ func TestSubmissionDropsReturnPath(t *testing.T) {
 		t.Errorf("queued copy:\n%s", q[0].data)
 	}
 }
+
+// TestSubmissionHeaderBounds: a submitted header past 10,000 lines or
+// 256 KiB is refused with 552 5.3.4 before anything is signed or queued
+// (the outbound DKIM signer's cost grows with the square of a field's
+// continuation lines); a large but ordinary header passes.
+func TestSubmissionHeaderBounds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Submission, nil)
+	c := authed(t, e, "bob@example.com", "bobpw")
+	send := func(header string, want string) {
+		t.Helper()
+		c.cmd("MAIL FROM:<bob@example.com>", `^250`)
+		c.cmd("RCPT TO:<friend@elsewhere.org>", `^250`)
+		c.cmd("DATA", `^354`)
+		c.send("From: bob@example.com\r\n" + header + "\r\nbody\r\n.\r\n")
+		c.expect(want)
+	}
+	send("Subject: x\r\n"+strings.Repeat(" y\r\n", maxSubmittedHeaderLines), `^552 5\.3\.4 `)
+	send("X-Big: "+strings.Repeat("z", 900)+"\r\n"+strings.Repeat(" "+strings.Repeat("z", 900)+"\r\n", 300), `^552 5\.3\.4 `)
+	send("Subject: ordinary\r\n"+strings.Repeat("X-Trace: "+strings.Repeat("t", 200)+"\r\n", 500), `^250 2\.0\.0`)
+	if n := len(e.queue.all()); n != 1 {
+		t.Errorf("queue has %d messages, want 1", n)
+	}
+}

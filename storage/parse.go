@@ -53,6 +53,16 @@ func (h header) has(key string) bool {
 // body).
 func splitMessage(b []byte) (header, []byte) {
 	var h header
+	// The last field's value is built in val and stored when the field
+	// ends: appending to the string would copy it once per continuation
+	// line, quadratic in a field folded into many short lines (200,000
+	// folds cost 51 s of CPU per delivery).
+	var val []byte
+	finish := func() {
+		if len(h) > 0 {
+			h[len(h)-1].value = string(val)
+		}
+	}
 	pos := 0
 	for pos < len(b) {
 		end := bytes.IndexByte(b[pos:], '\n')
@@ -65,12 +75,12 @@ func splitMessage(b []byte) (header, []byte) {
 		line := b[pos:lineEnd]
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
+			finish()
 			return h, b[next:]
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(h) > 0 {
-				last := &h[len(h)-1]
-				last.value += " " + strings.TrimSpace(string(line))
+				val = append(append(val, ' '), bytes.TrimSpace(line)...)
 				pos = next
 				continue
 			}
@@ -78,14 +88,15 @@ func splitMessage(b []byte) (header, []byte) {
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !validFieldName(line[:colon]) {
+			finish()
 			return h, b[pos:]
 		}
-		h = append(h, field{
-			key:   strings.ToLower(string(line[:colon])),
-			value: strings.TrimSpace(string(line[colon+1:])),
-		})
+		finish()
+		h = append(h, field{key: strings.ToLower(string(line[:colon]))})
+		val = append(val[:0], bytes.TrimSpace(line[colon+1:])...)
 		pos = next
 	}
+	finish()
 	return h, b[len(b):]
 }
 
