@@ -180,7 +180,7 @@ func FuzzReadHeader(f *testing.F) {
 			if strings.ContainsAny(fl.Name, "\n:") {
 				t.Fatalf("bad field name %q", fl.Name)
 			}
-			// The spans headerWithout cuts on: in order, inside raw, each
+			// The spans DKIM hashes fields by: in order, inside raw, each
 			// starting with its field's name.
 			if fl.Start < prevEnd || fl.End <= fl.Start || fl.End > len(raw) ||
 				!strings.HasPrefix(strings.TrimSpace(string(raw[fl.Start:fl.End])), fl.Name) {
