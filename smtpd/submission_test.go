@@ -250,8 +250,8 @@ func TestSubmissionDropsReturnPath(t *testing.T) {
 	}
 }
 
-// TestSubmissionHeaderBounds: a submitted header past 10,000 lines or
-// 256 KiB is refused with 552 5.3.4 before anything is signed or queued
+// TestSubmissionHeaderBounds: a submitted header past 5,000 lines or
+// 128 KiB is refused with 552 5.3.4 before anything is signed or queued
 // (the outbound DKIM signer's cost grows with the square of a field's
 // continuation lines); a large but ordinary header passes.
 func TestSubmissionHeaderBounds(t *testing.T) {
